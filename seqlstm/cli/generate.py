@@ -1,0 +1,32 @@
+"""``seqlstm-generate``: sample text from a language-model checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from seqlstm.cli.entry import hydra_entry
+from seqlstm.tasks import LanguageModel, load_task
+
+
+def generate(cfg: DictConfig) -> list[str]:
+    """``cfg.num_samples`` continuations of ``cfg.prompt`` (each includes the prompt)."""
+    model = load_task(cfg.ckpt_path, LanguageModel)
+    samples = model.generate_text(cfg.prompt, cfg.length, num_samples=cfg.num_samples,
+                                  seed=cfg.seed, temperature=cfg.temperature, top_k=cfg.top_k,
+                                  top_p=cfg.top_p)
+    return [cfg.prompt + sample for sample in samples]
+
+
+@hydra_entry("generate")
+def main(cfg: DictConfig) -> None:
+    samples = generate(cfg)
+    text = "\n\n".join(samples)
+    print(text)
+    if cfg.output:
+        Path(cfg.output).write_text(text + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

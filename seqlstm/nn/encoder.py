@@ -1,0 +1,185 @@
+"""The recurrent encoder: LSTM, GRU or tanh RNN, stacked, optionally bidirectional.
+
+Each layer is its own single-layer torch RNN module so that every dropout kind can sit between
+layers (standard or locked) and weight drop can act on each layer's recurrent matrices. The
+hidden state keeps torch's layout, ``(num_layers * num_directions, B, H)``, and is always
+explicit: ``forward`` takes it and returns it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from torch.func import functional_call
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from seqlstm.errors import ConfigError
+from seqlstm.nn.dropout import make_dropout
+
+#: LSTM state is ``(h, c)``; GRU and RNN state is ``h``.
+HiddenState = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+
+CELLS: dict[str, type[nn.RNNBase]] = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+DROPOUT_KINDS = ("standard", "locked")
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """Hyperparameters of :class:`RecurrentEncoder`; checked on construction."""
+
+    cell: str = "lstm"
+    hidden_size: int = 256
+    num_layers: int = 1
+    bidirectional: bool = False
+    dropout: float = 0.0
+    """Dropout between stacked layers (needs ``num_layers >= 2``)."""
+    output_dropout: float = 0.0
+    """Dropout on the top layer's outputs."""
+    dropout_kind: str = "standard"
+    """``standard`` (a fresh mask per element) or ``locked`` (one mask per sequence)."""
+    weight_drop: float = 0.0
+    """DropConnect on the hidden-to-hidden weights (AWD-LSTM), resampled every forward."""
+    proj_size: int = 0
+    """LSTM only: project each layer's hidden state to this size (0 = no projection)."""
+
+    def __post_init__(self) -> None:
+        if self.cell not in CELLS:
+            raise ConfigError("cell", f"one of {sorted(CELLS)}", self.cell)
+        _check_int(self, "hidden_size", low=1)
+        _check_int(self, "num_layers", low=1)
+        _check_int(self, "proj_size", low=0)
+        for key in ("dropout", "output_dropout", "weight_drop"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+                raise ConfigError(key, "a number in [0, 1)", value)
+        if self.dropout_kind not in DROPOUT_KINDS:
+            raise ConfigError("dropout_kind", f"one of {list(DROPOUT_KINDS)}", self.dropout_kind)
+        if self.dropout > 0 and self.num_layers == 1:
+            raise ConfigError(
+                "dropout", "0 with num_layers=1 (it acts between layers; use output_dropout)",
+                self.dropout,
+            )
+        if self.proj_size and self.cell != "lstm":
+            raise ConfigError("proj_size", "0 unless cell is 'lstm'", self.proj_size)
+        if self.proj_size >= self.hidden_size:
+            raise ConfigError("proj_size", f"smaller than hidden_size={self.hidden_size}",
+                              self.proj_size)
+
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    @property
+    def layer_output_size(self) -> int:
+        """Width of one direction's output at each step."""
+        return self.proj_size or self.hidden_size
+
+    @property
+    def output_size(self) -> int:
+        """Width of the encoder's output at each step (both directions concatenated)."""
+        return self.layer_output_size * self.num_directions
+
+
+def _check_int(config: EncoderConfig, key: str, low: int) -> None:
+    value = getattr(config, key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(key, f"an integer >= {low}", value)
+
+
+class RecurrentLayer(nn.Module):
+    """One recurrent layer (both directions), with optional weight drop and packing."""
+
+    def __init__(self, input_size: int, config: EncoderConfig) -> None:
+        super().__init__()
+        rnn_cls = CELLS[config.cell]
+        kwargs: dict[str, Any] = {"proj_size": config.proj_size} if config.cell == "lstm" else {}
+        self.rnn = rnn_cls(input_size, config.hidden_size, num_layers=1, batch_first=True,
+                           bidirectional=config.bidirectional, **kwargs)
+        self.weight_drop = config.weight_drop
+        self.is_lstm = config.cell == "lstm"
+        self._reset_parameters()
+
+    def _reset_parameters(self) -> None:
+        """Orthogonal recurrent matrices (per gate), Xavier inputs, forget-gate bias 1."""
+        for name, param in self.rnn.named_parameters():
+            if name.startswith("weight_hh"):
+                for gate in param.data.chunk(param.size(0) // param.size(1)):
+                    nn.init.orthogonal_(gate)
+            elif name.startswith("weight_ih"):
+                nn.init.xavier_uniform_(param.data)
+            elif name.startswith("weight_hr"):
+                nn.init.orthogonal_(param.data)
+            elif name.startswith("bias"):
+                nn.init.zeros_(param.data)
+                if self.is_lstm and name.startswith("bias_ih"):
+                    hidden = param.size(0) // 4
+                    param.data[hidden : 2 * hidden] = 1.0  # gate order: input, forget, cell, output
+
+    def forward(self, x: torch.Tensor, state: HiddenState | None,
+                lengths: torch.Tensor | None) -> tuple[torch.Tensor, HiddenState]:
+        # x: (B, T, F) -> out: (B, T, D * H)
+        total_length = x.size(1)
+        inputs: Any = x
+        if lengths is not None:
+            inputs = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        if self.training and self.weight_drop > 0:
+            dropped = {name: nn.functional.dropout(p, self.weight_drop, training=True)
+                       for name, p in self.rnn.named_parameters() if name.startswith("weight_hh")}
+            out, state = functional_call(self.rnn, dropped, (inputs, state), strict=False)
+        else:
+            out, state = self.rnn(inputs, state)
+        if lengths is not None:
+            out, _ = pad_packed_sequence(out, batch_first=True, total_length=total_length)
+        return out, state
+
+
+class RecurrentEncoder(nn.Module):
+    """A stack of recurrent layers mapping ``(B, T, input_size)`` to ``(B, T, output_size)``."""
+
+    def __init__(self, input_size: int, config: EncoderConfig) -> None:
+        super().__init__()
+        self.config = config
+        widths = [input_size] + [config.output_size] * (config.num_layers - 1)
+        self.layers = nn.ModuleList(RecurrentLayer(width, config) for width in widths)
+        self.between = make_dropout(config.dropout, config.dropout_kind)
+        self.output_dropout = make_dropout(config.output_dropout, config.dropout_kind)
+
+    @property
+    def output_size(self) -> int:
+        return self.config.output_size
+
+    def forward(self, x: torch.Tensor, state: HiddenState | None = None,
+                lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, HiddenState]:
+        """Encode ``x`` (B, T, F) from ``state`` (zeros if None); padded steps past ``lengths``
+        are skipped (packed) and come out as zeros."""
+        layer_states = split_layers(state, self.config)
+        new_states = []
+        for index, (layer, layer_state) in enumerate(zip(self.layers, layer_states, strict=True)):
+            if index > 0:
+                x = self.between(x)
+            x, layer_state = layer(x, layer_state, lengths)
+            new_states.append(layer_state)
+        return self.output_dropout(x), join_layers(new_states)
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in asdict(self.config).items())
+
+
+def split_layers(state: HiddenState | None, config: EncoderConfig) -> list[HiddenState | None]:
+    """Split a stacked state ``(L * D, B, H)`` into one ``(D, B, H)`` state per layer."""
+    if state is None:
+        return [None] * config.num_layers
+    d = config.num_directions
+    if isinstance(state, tuple):
+        return [tuple(s[i * d : (i + 1) * d] for s in state) for i in range(config.num_layers)]
+    return [state[i * d : (i + 1) * d] for i in range(config.num_layers)]
+
+
+def join_layers(states: list[HiddenState]) -> HiddenState:
+    """Inverse of :func:`split_layers`."""
+    if isinstance(states[0], tuple):
+        return tuple(torch.cat(parts) for parts in zip(*states, strict=True))
+    return torch.cat(states)

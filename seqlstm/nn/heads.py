@@ -1,0 +1,36 @@
+"""Output heads: small modules mapping encoder outputs to predictions."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class StepHead(nn.Module):
+    """A linear map applied at every step: ``(B, T, F) -> (B, T, out_features)``."""
+
+    def __init__(self, in_features: int, out_features: int) -> None:
+        super().__init__()
+        self.proj = nn.Linear(in_features, out_features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(x)
+
+
+class TiedDecoder(nn.Module):
+    """Token logits from an embedding matrix it shares (weight tying, Press & Wolf 2017).
+
+    When the encoder width differs from the embedding width, a linear projection maps it down
+    first; the vocabulary matrix itself stays shared.
+    """
+
+    def __init__(self, embedding: nn.Embedding, in_features: int) -> None:
+        super().__init__()
+        self.embedding = embedding
+        dim = embedding.embedding_dim
+        self.down = nn.Identity() if in_features == dim else nn.Linear(in_features, dim)
+        self.bias = nn.Parameter(torch.zeros(embedding.num_embeddings))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # (B, T, F) -> (B, T, E) -> (B, T, V)
+        return nn.functional.linear(self.down(x), self.embedding.weight, self.bias)

@@ -1,0 +1,156 @@
+"""The base LightningModule: input layer, encoder, shared step, metrics and optimisers.
+
+Subclasses differ only in head, loss and metrics (:meth:`build_head`, :meth:`loss`,
+:meth:`build_metrics`, :meth:`update_metrics`). Constructor arguments are plain data (the data
+spec, the encoder and optimiser configs), so checkpoints load with ``weights_only=True``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import lightning as L
+import torch
+from hydra.utils import instantiate
+from torch import nn
+from torchmetrics import MetricCollection
+
+from seqlstm.data.spec import DataSpec
+from seqlstm.errors import ConfigError
+from seqlstm.nn import EncoderConfig, HiddenState, RecurrentEncoder, embedding_dropout
+from seqlstm.targets import qualified_name, resolve_class
+
+Batch = Mapping[str, torch.Tensor]
+DEFAULT_OPTIMIZER = {"_target_": "torch.optim.Adam", "_partial_": True, "lr": 2e-3}
+CHECKPOINT_TASK_KEY = "seqlstm_task"
+
+
+class SequenceTask(L.LightningModule):
+    """A recurrent model for one kind of target, built from a :class:`DataSpec`.
+
+    Args:
+        spec: the data module's spec (``DataSpec.as_dict()``).
+        encoder: :class:`EncoderConfig` fields.
+        optimizer: a Hydra ``_partial_`` config of a ``torch.optim.Optimizer``.
+        scheduler: a Hydra ``_partial_`` config of an LR scheduler, or None.
+        scheduler_interval: ``epoch`` or ``step``.
+        embedding_dim: embedding width for token inputs.
+        embedding_dropout: probability of dropping a whole token type's embedding.
+        data: the data config that produced ``spec``; travels in checkpoints for evaluation.
+    """
+
+    def __init__(
+        self,
+        spec: dict[str, Any],
+        encoder: dict[str, Any],
+        optimizer: dict[str, Any] | None = None,
+        scheduler: dict[str, Any] | None = None,
+        scheduler_interval: str = "epoch",
+        embedding_dim: int = 64,
+        embedding_dropout: float = 0.0,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.spec = DataSpec.from_dict(dict(spec))
+        try:
+            config = EncoderConfig(**encoder)
+        except ConfigError as err:
+            raise err.within("model.encoder") from None
+        except TypeError as err:
+            raise ConfigError("model.encoder", f"only {EncoderConfig.__dataclass_fields__.keys()}",
+                              sorted(encoder)) from err
+        if scheduler_interval not in ("epoch", "step"):
+            raise ConfigError("model.scheduler_interval", "'epoch' or 'step'", scheduler_interval)
+        if not 0 <= embedding_dropout < 1:
+            raise ConfigError("model.embedding_dropout", "a number in [0, 1)", embedding_dropout)
+        if self.spec.input_kind == "tokens":
+            if isinstance(embedding_dim, bool) or not isinstance(embedding_dim, int) \
+                    or embedding_dim < 1:
+                raise ConfigError("model.embedding_dim", "an integer >= 1", embedding_dim)
+            self.embedding: nn.Embedding | None = nn.Embedding(self.spec.input_size, embedding_dim)
+            input_width = embedding_dim
+        else:
+            self.embedding = None
+            input_width = self.spec.input_size
+        self.encoder = RecurrentEncoder(input_width, config)
+        self.head = self.build_head()
+        self.train_metrics = self.build_metrics("train")
+        self.val_metrics = self.build_metrics("val")
+        self.test_metrics = self.build_metrics("test")
+
+    # -- what subclasses define -------------------------------------------------------------
+    def build_head(self) -> nn.Module:
+        """The module mapping encoder features ``(B, T, H)`` to outputs."""
+        raise NotImplementedError
+
+    def loss(self, outputs: torch.Tensor, batch: Batch) -> torch.Tensor:
+        raise NotImplementedError
+
+    def build_metrics(self, stage: str) -> MetricCollection:
+        return MetricCollection({})
+
+    def update_metrics(self, metrics: MetricCollection, outputs: torch.Tensor, batch: Batch,
+                       loss: torch.Tensor) -> None:
+        """Feed one batch to ``metrics``; the default does nothing."""
+
+    def batch_weight(self, batch: Batch) -> int:
+        """How many predictions a batch scores: the weight of its loss in epoch means."""
+        return batch["targets"].size(0)
+
+    # -- the shared parts -------------------------------------------------------------------
+    def embed(self, inputs: torch.Tensor) -> torch.Tensor:
+        """``(B, T)`` ids -> ``(B, T, E)``, or real ``(B, T, F)`` unchanged."""
+        if self.embedding is None:
+            return inputs
+        return embedding_dropout(self.embedding, inputs, self.hparams.embedding_dropout,
+                                 self.training)
+
+    def features(self, inputs: torch.Tensor, state: HiddenState | None = None,
+                 lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, HiddenState]:
+        """Encoder features ``(B, T, H)`` and the final state."""
+        return self.encoder(self.embed(inputs), state, lengths)
+
+    def forward(self, inputs: torch.Tensor, state: HiddenState | None = None,
+                lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, HiddenState]:
+        features, state = self.features(inputs, state, lengths)
+        return self.head(features), state
+
+    def shared_step(self, batch: Batch, stage: str) -> torch.Tensor:
+        outputs, _ = self(batch["inputs"], lengths=batch.get("lengths"))
+        loss = self.loss(outputs, batch)
+        metrics: MetricCollection = getattr(self, f"{stage}_metrics")
+        self.update_metrics(metrics, outputs, batch, loss)
+        self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True,
+                 prog_bar=True, batch_size=self.batch_weight(batch), sync_dist=stage != "train")
+        if metrics:
+            self.log_dict({f"{stage}/{name}": m for name, m in metrics.items()},
+                          on_step=False, on_epoch=True)
+        return loss
+
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        return self.shared_step(batch, "train")
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        return self.shared_step(batch, "val")
+
+    def test_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        return self.shared_step(batch, "test")
+
+    def configure_optimizers(self) -> Any:
+        config = dict(self.hparams.optimizer or DEFAULT_OPTIMIZER)
+        resolve_class(config.get("_target_", ""), torch.optim.Optimizer, "model.optimizer._target_")
+        optimizer = instantiate(config)(params=self.parameters())
+        if not self.hparams.scheduler:
+            return optimizer
+        scheduler_config = dict(self.hparams.scheduler)
+        resolve_class(scheduler_config.get("_target_", ""), torch.optim.lr_scheduler.LRScheduler,
+                      "model.scheduler._target_")
+        scheduler = instantiate(scheduler_config)(optimizer=optimizer)
+        return {"optimizer": optimizer,
+                "lr_scheduler": {"scheduler": scheduler, "monitor": "val/loss",
+                                 "interval": self.hparams.scheduler_interval}}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint[CHECKPOINT_TASK_KEY] = qualified_name(type(self))

@@ -1,0 +1,49 @@
+"""Loading a task from a checkpoint alone, safely (``weights_only=True``)."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+
+from seqlstm.errors import CheckpointError, ConfigError
+from seqlstm.targets import resolve_class
+from seqlstm.tasks.base import CHECKPOINT_TASK_KEY, SequenceTask
+
+T = TypeVar("T", bound=SequenceTask)
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The checkpoint dict at ``path``, read with ``weights_only=True``: a file that needs
+    arbitrary unpickling is refused before any of its code runs."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"ckpt_path: no such checkpoint file: {path}")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        first = str(err).strip().splitlines()[0]
+        raise CheckpointError(f"{path}: refused to load: the file holds objects that are not "
+                              f"plain data ({first})") from None
+    except (RuntimeError, EOFError, OSError) as err:
+        raise CheckpointError(f"{path}: not a readable checkpoint ({err})") from None
+    if not isinstance(checkpoint, dict) or CHECKPOINT_TASK_KEY not in checkpoint:
+        raise CheckpointError(f"{path}: not a seqlstm checkpoint (no '{CHECKPOINT_TASK_KEY}')")
+    return checkpoint
+
+
+def load_task(path: str | Path, expected: type[T] = SequenceTask) -> T:
+    """Rebuild the task saved at ``path``; it must be an ``expected`` (e.g. a LanguageModel)."""
+    checkpoint = read_checkpoint(path)
+    try:
+        cls = resolve_class(checkpoint[CHECKPOINT_TASK_KEY], SequenceTask, CHECKPOINT_TASK_KEY)
+    except ConfigError as err:
+        raise CheckpointError(f"{path}: {err}") from None
+    if not issubclass(cls, expected):
+        raise CheckpointError(f"{path}: holds a {cls.__name__}, but this command needs a "
+                              f"{expected.__name__}")
+    task = cls(**checkpoint["hyper_parameters"])
+    task.load_state_dict(checkpoint["state_dict"])
+    return task.eval()

@@ -1,0 +1,128 @@
+"""Character/token language model: embedding -> recurrent encoder -> (tied) decoder."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+from torchmetrics import MetricCollection
+
+from seqlstm.data.vocab import Vocabulary
+from seqlstm.data.windows import IGNORE_INDEX
+from seqlstm.errors import ConfigError, DataError
+from seqlstm.nn import HiddenState, StepHead, TiedDecoder
+from seqlstm.tasks.base import Batch, SequenceTask
+from seqlstm.tasks.metrics import BitsPerCharacter, Perplexity
+
+
+class LanguageModel(SequenceTask):
+    """Predicts the next token at every step. Metrics: loss (nats/token), perplexity, bpc.
+
+    Args:
+        tie_weights: share the embedding matrix with the output layer.
+        **kwargs: see :class:`SequenceTask`.
+    """
+
+    def __init__(self, *args: Any, tie_weights: bool = False, **kwargs: Any) -> None:
+        self.tie_weights = tie_weights
+        super().__init__(*args, **kwargs)
+        if self.spec.input_kind != "tokens" or self.spec.target_kind != "next_token":
+            raise ConfigError("data", "a token data module with next-token targets for a "
+                              "language model", f"{self.spec.input_kind}->{self.spec.target_kind}")
+
+    def build_head(self) -> nn.Module:
+        if self.tie_weights:
+            return TiedDecoder(self.embedding, self.encoder.output_size)
+        return StepHead(self.encoder.output_size, self.spec.output_size)
+
+    def loss(self, outputs: torch.Tensor, batch: Batch) -> torch.Tensor:
+        # outputs: (B, T, V) logits; targets: (B, T) with IGNORE_INDEX where not scored
+        return nn.functional.cross_entropy(outputs.flatten(0, 1), batch["targets"].flatten(),
+                                           ignore_index=IGNORE_INDEX)
+
+    def batch_weight(self, batch: Batch) -> int:
+        return int((batch["targets"] != IGNORE_INDEX).sum())
+
+    def build_metrics(self, stage: str) -> MetricCollection:
+        return MetricCollection({"ppl": Perplexity(), "bpc": BitsPerCharacter()})
+
+    def update_metrics(self, metrics: MetricCollection, outputs: torch.Tensor, batch: Batch,
+                       loss: torch.Tensor) -> None:
+        metrics.update(loss.detach(), weight=self.batch_weight(batch))
+
+    # -- generation -----------------------------------------------------------------------
+    @property
+    def vocabulary(self) -> Vocabulary:
+        if not self.spec.vocab:
+            raise DataError("this model's data spec carries no vocabulary")
+        return Vocabulary(self.spec.vocab)
+
+    @torch.no_grad()
+    def generate(self, prompt: torch.Tensor, length: int, temperature: float = 1.0,
+                 top_k: int | None = None, top_p: float | None = None,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+        """Sample ``length`` tokens after ``prompt`` ``(B, T0)``; returns ``(B, length)``.
+
+        The prompt is read once; then each new token costs one recurrent step, because the
+        hidden state is carried forward instead of re-running the prefix.
+        """
+        check_sampling(temperature, top_k, top_p)
+        was_training = self.training
+        self.eval()
+        logits, state = self(prompt.to(self.device))  # (B, T0, V)
+        next_logits = logits[:, -1]
+        tokens = []
+        for _ in range(length):
+            token = sample_next(next_logits, temperature, top_k, top_p, generator)  # (B, 1)
+            tokens.append(token)
+            next_logits, state = self.step(token, state)
+        self.train(was_training)
+        return torch.cat(tokens, dim=1) if tokens else prompt.new_empty(prompt.size(0), 0)
+
+    def step(self, token: torch.Tensor, state: HiddenState) -> tuple[torch.Tensor, HiddenState]:
+        """One recurrent step: ``(B, 1)`` ids -> ``(B, V)`` logits and the new state."""
+        logits, state = self(token, state)
+        return logits[:, -1], state
+
+    def generate_text(self, prompt: str, length: int, num_samples: int = 1,
+                      seed: int | None = None, **sampling: Any) -> list[str]:
+        """``num_samples`` continuations of ``prompt`` (at least one character)."""
+        if not prompt:
+            raise DataError("the prompt is empty; give at least one character to start from")
+        vocabulary = self.vocabulary
+        try:
+            ids = vocabulary.encode(prompt, unknown="error")
+        except DataError as err:
+            raise DataError(f"prompt: {err}") from None
+        prompt_ids = torch.as_tensor(ids.astype("int64")).unsqueeze(0).repeat(num_samples, 1)
+        generator = None
+        if seed is not None:
+            generator = torch.Generator(device=self.device).manual_seed(seed)
+        out = self.generate(prompt_ids, length, generator=generator, **sampling)
+        return [vocabulary.decode(row) for row in out.cpu().numpy()]
+
+
+def check_sampling(temperature: float, top_k: int | None, top_p: float | None) -> None:
+    if not temperature > 0:
+        raise ConfigError("temperature", "a number > 0", temperature)
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
+        raise ConfigError("top_k", "an integer >= 1 or null", top_k)
+    if top_p is not None and not 0 < top_p <= 1:
+        raise ConfigError("top_p", "a number in (0, 1] or null", top_p)
+
+
+def sample_next(logits: torch.Tensor, temperature: float, top_k: int | None,
+                top_p: float | None, generator: torch.Generator | None) -> torch.Tensor:
+    """Sample one id per row of ``logits`` ``(B, V)``; returns ``(B, 1)``."""
+    logits = logits.float() / temperature
+    if top_k is not None and top_k < logits.size(-1):
+        kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p is not None and top_p < 1:
+        sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
+        cumulative = sorted_logits.softmax(-1).cumsum(-1)
+        drop_sorted = cumulative - sorted_logits.softmax(-1) >= top_p  # keep the first over p
+        drop = drop_sorted.scatter(-1, order, drop_sorted)
+        logits = logits.masked_fill(drop, float("-inf"))
+    return torch.multinomial(logits.softmax(-1), 1, generator=generator)
