@@ -26,9 +26,10 @@ FAST = [
     "+trainer.limit_val_batches=2",
     "+trainer.limit_test_batches=2",
     "trainer.enable_progress_bar=false",
-    "~callbacks.rich_progress_bar",
     "sample.length=10",
 ]
+#: FAST for a run that keeps the default callbacks (checkpoints) but not the progress bar
+FAST_WITH_CALLBACKS = [*FAST, "~callbacks.rich_progress_bar"]
 
 torch.set_num_threads(1)
 
