@@ -22,7 +22,8 @@ def generate(cfg: DictConfig) -> list[str]:
 @hydra_entry("generate")
 def main(cfg: DictConfig) -> None:
     samples = generate(cfg)
-    text = "\n\n".join(samples)
+    text = samples[0] if len(samples) == 1 else "\n".join(
+        f"--- sample {index} ---\n{sample}" for index, sample in enumerate(samples, 1))
     print(text)
     if cfg.output:
         Path(cfg.output).write_text(text + "\n", encoding="utf-8")

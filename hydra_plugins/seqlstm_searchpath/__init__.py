@@ -1,0 +1,1 @@
+"""seqlstm's Hydra plugins: the config search path."""

@@ -1,0 +1,114 @@
+"""The language model: loss, metrics, generation, and learning a small text."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from seqlstm.cli.train import train
+from seqlstm.data.spec import DataSpec
+from seqlstm.data.vocab import UNK
+from seqlstm.errors import ConfigError, DataError
+from seqlstm.tasks import LanguageModel, build_task
+from seqlstm.tasks.language_model import sample_next
+
+VOCAB = [UNK, *"abcdefgh"]
+
+
+def make_model(**encoder) -> LanguageModel:
+    torch.manual_seed(0)
+    spec = DataSpec("tokens", "next_token", len(VOCAB), len(VOCAB), vocab=VOCAB)
+    return build_task({"encoder": {"hidden_size": 16, **encoder}}, spec)
+
+
+def test_untrained_loss_is_near_uniform_and_metrics_agree():
+    model = make_model()
+    batch = {"inputs": torch.randint(0, 9, (4, 12)), "targets": torch.randint(0, 9, (4, 12))}
+    logits, _ = model(batch["inputs"])
+    loss = model.loss(logits, batch)
+    assert abs(loss.item() - math.log(9)) < 0.3
+    metrics = model.build_metrics("val")
+    model.update_metrics(metrics, logits, batch, loss)
+    values = metrics.compute()
+    assert values["ppl"].item() == pytest.approx(math.exp(loss.item()), rel=1e-5)
+    assert values["bpc"].item() == pytest.approx(loss.item() / math.log(2), rel=1e-5)
+
+
+def test_ignored_targets_do_not_count():
+    model = make_model()
+    inputs = torch.randint(0, 9, (2, 6))
+    targets = torch.randint(0, 9, (2, 6))
+    masked = targets.clone()
+    masked[:, :3] = -100
+    logits, _ = model(inputs)
+    expected = torch.nn.functional.cross_entropy(logits[:, 3:].flatten(0, 1),
+                                                 targets[:, 3:].flatten())
+    assert model.loss(logits, {"targets": masked}).item() == pytest.approx(expected.item())
+    assert model.batch_weight({"targets": masked}) == 6
+
+
+def test_generation_carries_state_and_matches_rerunning_the_prefix():
+    model = make_model(num_layers=2).eval()
+    prompt = torch.tensor([[1, 2, 3]])
+    out = model.generate(prompt, 5, top_k=1)  # greedy
+    sequence = prompt
+    for _ in range(5):  # the slow way: re-run the whole prefix for each token
+        logits, _ = model(sequence)
+        sequence = torch.cat([sequence, logits[:, -1].argmax(-1, keepdim=True)], 1)
+    assert torch.equal(out, sequence[:, 3:])
+
+
+def test_generate_text_is_seeded_and_batched():
+    model = make_model()
+    a = model.generate_text("abc", 30, num_samples=3, seed=7)
+    b = model.generate_text("abc", 30, num_samples=3, seed=7)
+    assert a == b and len(a) == 3 and all(len(s) == 30 for s in a)
+    assert set("".join(a)) <= set(VOCAB)
+
+
+def test_top_p_keeps_the_smallest_set_reaching_p():
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
+    generator = torch.Generator().manual_seed(0)
+    draws = {sample_next(logits, 1.0, None, 0.7, generator).item() for _ in range(200)}
+    assert draws == {0, 1}
+    draws = {sample_next(logits, 1.0, 2, None, generator).item() for _ in range(200)}
+    assert draws == {0, 1}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"temperature": 0.0}, ConfigError, "'temperature' must be a number > 0"),
+        ({"top_p": 1.5}, ConfigError, r"'top_p' must be a number in \(0, 1\]"),
+        ({"top_k": 0}, ConfigError, "'top_k' must be an integer >= 1"),
+    ],
+)
+def test_bad_sampling_arguments(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        make_model().generate_text("ab", 3, **kwargs)
+
+
+def test_prompt_outside_the_vocabulary_is_named():
+    with pytest.raises(DataError, match=r"prompt: characters not in the vocabulary: 'xy'"):
+        make_model().generate_text("axy", 3)
+
+
+def test_tied_weights_share_the_embedding_matrix():
+    spec = DataSpec("tokens", "next_token", len(VOCAB), len(VOCAB), vocab=VOCAB)
+    model = build_task({"encoder": {"hidden_size": 16}, "embedding_dim": 8,
+                        "task_options": {"next_token": {"tie_weights": True}}}, spec)
+    assert model.head.embedding.weight is model.embedding.weight
+    assert model(torch.randint(0, 9, (2, 4)))[0].shape == (2, 4, 9)
+
+
+@pytest.mark.parametrize("model", ["lstm", "gru", "rnn", "stacked_lstm", "stacked_gru"])
+def test_every_model_config_overfits_a_small_text(model, compose_train, small_text):
+    cfg = compose_train(f"model={model}", "debug=overfit", f"data.path={small_text}",
+                        "data.seq_len=32", "data.batch_size=16", "model.encoder.hidden_size=64",
+                        "model.optimizer.lr=0.01", "trainer.max_epochs=40", "logger=[]",
+                        "callbacks=none", "trainer.enable_progress_bar=false")
+    metrics = train(cfg)
+    first_epoch_loss = math.log(len(set(small_text.read_text())) + 1)
+    assert metrics["train/loss_epoch"] < 0.5 * first_epoch_loss
