@@ -161,6 +161,18 @@ def test_direct_head_reads_the_known_future(covariates):
     assert not torch.equal(task.step_outputs(batch), task.step_outputs(shifted))
 
 
+@pytest.mark.parametrize("strategy", ["direct", "autoregressive"])
+def test_relative_forecasts_follow_the_level(strategy, covariates):
+    torch.manual_seed(0)
+    task = forecaster(covariates.spec, strategy=strategy, relative=True).eval()
+    batch = covariates.windows["train"].__getitems__([0, 30])
+    raised = dict(batch)
+    raised["inputs"] = batch["inputs"].clone()
+    raised["inputs"][..., 0] += 7.0  # the target column, every observed step
+    raised["targets"] = batch["targets"] + 7.0
+    assert torch.allclose(task.step_outputs(raised), task.step_outputs(batch) + 7.0, atol=1e-5)
+
+
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"strategy": "seq2seq"}, "config key 'model.task_options.real.strategy' must be one of "
      "['direct', 'autoregressive'], got 'seq2seq'"),

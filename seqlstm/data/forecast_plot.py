@@ -32,13 +32,17 @@ def plot_forecasts(predictions: pd.DataFrame, forecasts: Sequence[Forecast],
         rows = predictions[predictions[id_column].astype(str) == forecast.name]
         history = forecast.history.iloc[-2 * history_steps :]
         ax.plot(history[time], history[target], color="0.25", lw=1.4, label="history")
+        origin = history.iloc[[-1]][[time, target]]  # lines continue from the last observation
+        ahead = pd.concat([origin, rows[[time, target]]])
         if f"{target}_lower" in rows:
             ax.fill_between(rows[time], rows[f"{target}_lower"], rows[f"{target}_upper"],
                             color="tab:blue", alpha=0.22, label="prediction interval")
         if f"{target}_true" in rows:
-            ax.plot(rows[time], rows[f"{target}_true"], color="0.25", lw=1.4, ls="--",
+            truth = pd.concat([origin.rename(columns={target: f"{target}_true"}),
+                               rows[[time, f"{target}_true"]]])
+            ax.plot(truth[time], truth[f"{target}_true"], color="tab:orange", lw=1.6,
                     marker=".", label="truth")
-        ax.plot(rows[time], rows[target], color="tab:blue", lw=2, marker="o", ms=3,
+        ax.plot(ahead[time], ahead[target], color="tab:blue", lw=2, marker="o", ms=3,
                 label="forecast")
         ax.axvline(history[time].iloc[-1], color="0.6", lw=0.8, ls=":")
         title = target if forecast.name == "0" and len(forecasts) == 1 \

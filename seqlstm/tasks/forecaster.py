@@ -8,6 +8,10 @@ as inputs (teacher forcing, one pass over ``lookback + horizon - 1`` steps); eva
 prediction feed back its own forecasts, one recurrent step at a time, carrying the state.
 Past-observed covariates are unknown beyond the origin and enter the decoding steps as zeros.
 
+With ``relative``, both strategies see the targets relative to the last observed value of each
+window and forecast changes from it (added back before the loss): a trend or a level beyond the
+training range then stays within the range the model was trained on.
+
 Losses are computed on standardised values; metrics and predictions are in original units,
 using the per-series scalers the data module put in ``spec.extra``.
 """
@@ -44,11 +48,12 @@ class Forecaster(SequenceTask):
         loss: ``mse``, ``mae`` or ``gaussian_nll`` (a mean and a variance per step, giving
             prediction intervals).
         interval: the central probability of the prediction interval (``gaussian_nll``).
+        relative: forecast changes from the last observed value instead of levels.
         **kwargs: see :class:`SequenceTask`.
     """
 
     def __init__(self, *args: Any, strategy: str = "direct", loss: str = "mse",
-                 interval: float = 0.95, **kwargs: Any) -> None:
+                 interval: float = 0.95, relative: bool = False, **kwargs: Any) -> None:
         if strategy not in STRATEGIES:
             raise ConfigError("model.task_options.real.strategy", f"one of {list(STRATEGIES)}",
                               strategy)
@@ -57,6 +62,7 @@ class Forecaster(SequenceTask):
         if not 0 < interval < 1:
             raise ConfigError("model.task_options.real.interval", "a number in (0, 1)", interval)
         self.strategy, self.loss_name, self.interval = strategy, loss, interval
+        self.relative = bool(relative)
         super().__init__(*args, **kwargs)
         if self.spec.input_kind != "real" or self.spec.target_kind != "real":
             raise ConfigError("data", "a real-valued data module with real targets for a "
@@ -95,6 +101,18 @@ class Forecaster(SequenceTask):
     # -- forward ----------------------------------------------------------------------------
     def step_outputs(self, batch: Batch) -> torch.Tensor:
         """``(B, horizon, step_width)`` outputs in standardised units."""
+        if not self.relative:
+            return self.strategy_outputs(batch)
+        n = self.spec.output_size
+        inputs = batch["inputs"]
+        level = inputs[:, -1:, :n]  # (B, 1, n): the last observed targets
+        shifted = torch.cat([inputs[..., :n] - level, inputs[..., n:]], dim=-1)
+        outputs = self.strategy_outputs({**batch, "inputs": shifted,
+                                         "targets": batch["targets"] - level})
+        return torch.cat([outputs[..., :n] + level, outputs[..., n:]], dim=-1)
+
+    def strategy_outputs(self, batch: Batch) -> torch.Tensor:
+        """Outputs of the direct or autoregressive strategy for ``batch`` as it is."""
         if self.strategy == "direct":
             features, _ = self.features(batch["inputs"])  # (B, L, H)
             last = torch.cat([features[:, -1], batch["future"].flatten(1)], dim=-1)
