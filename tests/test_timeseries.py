@@ -269,3 +269,22 @@ def test_unknown_missing_policy():
             "config key 'data.missing' must be one of ['error', 'ffill', 'interpolate', "
             "'drop'], got 'mean'")):
         module(two_series(), id_column="id", missing="mean").setup("fit")
+
+
+def test_dates_are_parsed_checked_and_named_without_midnight(tmp_path):
+    days = list(pd.date_range("2024-01-01", periods=40).strftime("%Y-%m-%d"))
+    good = module(csv(tmp_path, rows(days)), time_format="%Y-%m-%d")
+    good.setup("predict")
+    assert str(good.forecasts[0].times[0]) == "2024-02-10 00:00:00"  # continued by one day
+    days[5], days[6] = days[6], days[5]
+    path = csv(tmp_path, rows(days))
+    with pytest.raises(DataError, match=re.escape(
+            f"{path}: series '0', row 7 (line 8): t 2024-01-06 is earlier than the previous "
+            "row's 2024-01-07; sort the rows by time")):
+        module(path).setup("fit")
+    days[5] = "2024-13-01"
+    path = csv(tmp_path, rows(days))
+    with pytest.raises(DataError, match=re.escape(
+            f"{path}: row 6 (line 7), column 't': '2024-13-01' is not a time (format "
+            "'%Y-%m-%d')")):
+        module(path, time_format="%Y-%m-%d").setup("fit")

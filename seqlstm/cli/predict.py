@@ -14,6 +14,7 @@ from seqlstm.cli.entry import hydra_entry
 from seqlstm.cli.run import build_datamodule
 from seqlstm.configs import plain
 from seqlstm.errors import CheckpointError
+from seqlstm.targets import resolve_class
 from seqlstm.tasks import SequenceTask, load_task
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,10 @@ def predict(cfg: DictConfig) -> tuple[pd.DataFrame, list[Path]]:
                                  "predict_path": cfg.data_path}
     if cfg.batch_size:
         overrides["batch_size"] = cfg.batch_size
+    if not hasattr(resolve_class(record.get("_target_", ""), L.LightningDataModule,
+                                 "data._target_"), "format_predictions"):
+        raise CheckpointError(f"{cfg.ckpt_path}: its data module {record['_target_']} does not "
+                              "predict new data (it has no format_predictions)")
     datamodule = build_datamodule({**record, **overrides})
     trainer = L.Trainer(accelerator=cfg.trainer.accelerator, devices=cfg.trainer.devices,
                         logger=False, enable_checkpointing=False, enable_progress_bar=False)

@@ -95,7 +95,8 @@ def require_columns(frame: pd.DataFrame, source: Source, columns: Sequence[str],
 def to_numeric(frame: pd.DataFrame, source: Source, columns: Sequence[str]) -> None:
     """Convert ``columns`` to float64 in place; a non-number names its row and column.
 
-    Empty cells become NaN (missing values, handled by :func:`fill_missing`).
+    Empty cells and pandas' missing-value markers (``NA``, ``n/a``, ``null``, ``NaN``...)
+    become NaN: missing values, handled by :func:`fill_missing`.
     """
     for column in columns:
         raw = frame[column]
@@ -125,6 +126,13 @@ def parse_time(frame: pd.DataFrame, source: Source, column: str, time_format: st
     frame[column] = parsed
 
 
+def show_time(value: object) -> str:
+    """A time as written in messages: dates without a midnight clock time."""
+    if isinstance(value, pd.Timestamp) and value == value.normalize():
+        return value.date().isoformat()
+    return str(value)
+
+
 def check_sorted(times: pd.Series, rows: pd.Series, source: Source, series: str,
                  column: str) -> None:
     """Times of one series must strictly increase in file order."""
@@ -139,8 +147,8 @@ def check_sorted(times: pd.Series, rows: pd.Series, source: Source, series: str,
     advice = ("each time may appear once per series" if what == "repeats"
               else "sort the rows by time")
     raise DataError(f"{source.name}: series '{series}', {source.row(int(rows.iloc[i]))}: "
-                    f"{column} {times.iloc[i]} {what} the previous row's "
-                    f"{times.iloc[i - 1]}; {advice}")
+                    f"{column} {show_time(times.iloc[i])} {what} the previous row's "
+                    f"{show_time(times.iloc[i - 1])}; {advice}")
 
 
 def fill_missing(frame: pd.DataFrame, source: Source, series: str, columns: Sequence[str],
@@ -161,7 +169,7 @@ def fill_missing(frame: pd.DataFrame, source: Source, series: str, columns: Sequ
     missing = frame[columns].isna().to_numpy()
     if missing.any():
         i, j = (int(k[0]) for k in np.nonzero(missing))
-        when = f"{time_column} {frame[time_column].iloc[i]}"
+        when = f"{time_column} {show_time(frame[time_column].iloc[i])}"
         row = source.row(int(frame[ROW].iloc[i]))
         if policy == "error":
             advice = "set data.missing to ffill, interpolate or drop to handle it"
