@@ -8,6 +8,7 @@ import pytest
 
 from seqlstm.cli.train import train
 from seqlstm.configs import config_dir
+from tests.timeseries_data import sine
 
 MODELS = sorted(p.stem for p in (config_dir() / "model").glob("*.yaml"))
 DATA = sorted(p.stem for p in (config_dir() / "data").glob("*.yaml"))
@@ -19,6 +20,17 @@ def data_overrides(name: str, small_text: Path, tmp_path: Path) -> list[str]:
         return [f"data.path={small_text}", "data.seq_len=16", "data.batch_size=8"]
     if name == "pystdlib":
         return ["data.path.max_bytes=40000", "data.seq_len=16", "data.batch_size=8"]
+    if name == "timeseries":
+        path = tmp_path / "sine.csv"
+        sine(120).to_csv(path, index=False)
+        return [f"data.path={path}", "data.targets=[y]", "data.time_column=t",
+                "data.lookback=8", "data.batch_size=8"]
+    if name in ("sunspots", "co2"):
+        pytest.importorskip("statsmodels", reason="data=sunspots/co2 read statsmodels' CSVs")
+    if name == "sunspots":
+        return ["data.lookback=11", "data.batch_size=8"]
+    if name == "co2":
+        return ["data.lookback=52", "data.batch_size=8"]
     return []
 
 

@@ -2,6 +2,7 @@
 
 from seqlstm.data.char import CharDataModule
 from seqlstm.data.spec import DataSpec
+from seqlstm.data.timeseries import TimeSeriesDataModule
 from seqlstm.data.vocab import Vocabulary
 
-__all__ = ["CharDataModule", "DataSpec", "Vocabulary"]
+__all__ = ["CharDataModule", "DataSpec", "TimeSeriesDataModule", "Vocabulary"]

@@ -11,10 +11,11 @@ from seqlstm.errors import ConfigError
 from seqlstm.targets import resolve_class
 from seqlstm.tasks.base import SequenceTask
 from seqlstm.tasks.checkpoint import load_task, read_checkpoint
+from seqlstm.tasks.forecaster import Forecaster
 from seqlstm.tasks.language_model import LanguageModel
 
 #: The task class for each spec ``target_kind``; other tasks register here.
-TASKS: dict[str, type[SequenceTask]] = {"next_token": LanguageModel}
+TASKS: dict[str, type[SequenceTask]] = {"next_token": LanguageModel, "real": Forecaster}
 
 
 def task_class(target: str, spec: DataSpec) -> type[SequenceTask]:
@@ -52,6 +53,7 @@ def build_task(model: Mapping[str, Any], spec: DataSpec,
 
 __all__ = [
     "TASKS",
+    "Forecaster",
     "LanguageModel",
     "SequenceTask",
     "build_task",

@@ -3,6 +3,15 @@
 Subclasses differ only in head, loss and metrics (:meth:`build_head`, :meth:`loss`,
 :meth:`build_metrics`, :meth:`update_metrics`). Constructor arguments are plain data (the data
 spec, the encoder and optimiser configs), so checkpoints load with ``weights_only=True``.
+
+Prediction contract (``seqlstm-predict``), between a task and its data module:
+
+- the data module takes ``fitted`` (None at training: fit on the train split; at evaluation and
+  prediction the CLI passes the checkpoint's ``spec.extra``) and ``predict_path`` (a file of new
+  data), and provides ``predict_dataloader()``;
+- the task's :meth:`predict_step` returns a ``dict[str, Tensor]`` per batch, in original units;
+- the data module's ``format_predictions(outputs: list[dict]) -> pandas.DataFrame`` turns the
+  collected outputs into a table (and may offer ``plot_predictions(frame, path)``).
 """
 
 from __future__ import annotations
@@ -95,6 +104,16 @@ class SequenceTask(L.LightningModule):
                        loss: torch.Tensor) -> None:
         """Feed one batch to ``metrics``; the default does nothing."""
 
+    def step_outputs(self, batch: Batch) -> torch.Tensor:
+        """The head's outputs for a batch; override when a task reads more than ``inputs``."""
+        outputs, _ = self(batch["inputs"], lengths=batch.get("lengths"))
+        return outputs
+
+    def predict_step(self, batch: Batch, batch_idx: int) -> dict[str, torch.Tensor]:
+        """Named prediction tensors for one batch of ``predict_dataloader()``, in original units
+        (see the prediction contract in this module's docstring)."""
+        raise NotImplementedError(f"{type(self).__name__} does not predict new data")
+
     def batch_weight(self, batch: Batch) -> int:
         """How many predictions a batch scores: the weight of its loss in epoch means."""
         return batch["targets"].size(0)
@@ -118,7 +137,7 @@ class SequenceTask(L.LightningModule):
         return self.head(features), state
 
     def shared_step(self, batch: Batch, stage: str) -> torch.Tensor:
-        outputs, _ = self(batch["inputs"], lengths=batch.get("lengths"))
+        outputs = self.step_outputs(batch)
         loss = self.loss(outputs, batch)
         metrics: MetricCollection = getattr(self, f"{stage}_metrics")
         self.update_metrics(metrics, outputs, batch, loss)

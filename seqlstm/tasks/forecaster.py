@@ -1,0 +1,199 @@
+"""Forecaster: the next ``horizon`` values of one or more series, in two strategies.
+
+``direct``: the encoder reads the lookback window and one linear head maps its last step (with
+the known-future covariates of the horizon) to every horizon step at once.
+
+``autoregressive``: a one-step-ahead model. Training feeds the true targets of the horizon back
+as inputs (teacher forcing, one pass over ``lookback + horizon - 1`` steps); evaluation and
+prediction feed back its own forecasts, one recurrent step at a time, carrying the state.
+Past-observed covariates are unknown beyond the origin and enter the decoding steps as zeros.
+
+With ``relative``, both strategies see the targets relative to the last observed value of each
+window and forecast changes from it (added back before the loss): a trend or a level beyond the
+training range then stays within the range the model was trained on.
+
+Losses are computed on standardised values; metrics and predictions are in original units,
+using the per-series scalers the data module put in ``spec.extra``.
+"""
+
+from __future__ import annotations
+
+from statistics import NormalDist
+from typing import Any
+
+import torch
+from torch import nn
+from torchmetrics import MetricCollection
+from torchmetrics.regression import (
+    MeanAbsoluteError,
+    MeanSquaredError,
+    SymmetricMeanAbsolutePercentageError,
+)
+
+from seqlstm.errors import ConfigError
+from seqlstm.nn import StepHead
+from seqlstm.tasks.base import Batch, SequenceTask
+from seqlstm.tasks.forecast_metrics import MeanAbsoluteScaledError
+
+STRATEGIES = ("direct", "autoregressive")
+LOSSES = ("mse", "mae", "gaussian_nll")
+MIN_VARIANCE = 1e-6
+
+
+class Forecaster(SequenceTask):
+    """Multi-step forecasts of real-valued targets. Metrics: MAE, RMSE, sMAPE, MASE.
+
+    Args:
+        strategy: ``direct`` or ``autoregressive``.
+        loss: ``mse``, ``mae`` or ``gaussian_nll`` (a mean and a variance per step, giving
+            prediction intervals).
+        interval: the central probability of the prediction interval (``gaussian_nll``).
+        relative: forecast changes from the last observed value instead of levels.
+        **kwargs: see :class:`SequenceTask`.
+    """
+
+    def __init__(self, *args: Any, strategy: str = "direct", loss: str = "mse",
+                 interval: float = 0.95, relative: bool = False, **kwargs: Any) -> None:
+        if strategy not in STRATEGIES:
+            raise ConfigError("model.task_options.real.strategy", f"one of {list(STRATEGIES)}",
+                              strategy)
+        if loss not in LOSSES:
+            raise ConfigError("model.task_options.real.loss", f"one of {list(LOSSES)}", loss)
+        if not 0 < interval < 1:
+            raise ConfigError("model.task_options.real.interval", "a number in (0, 1)", interval)
+        self.strategy, self.loss_name, self.interval = strategy, loss, interval
+        self.relative = bool(relative)
+        super().__init__(*args, **kwargs)
+        if self.spec.input_kind != "real" or self.spec.target_kind != "real":
+            raise ConfigError("data", "a real-valued data module with real targets for a "
+                              "forecaster", f"{self.spec.input_kind}->{self.spec.target_kind}")
+        if strategy == "autoregressive" and self.encoder.config.bidirectional:
+            raise ConfigError("model.encoder.bidirectional", "false for the autoregressive "
+                              "strategy (a backward pass would read the future)", True)
+        targets = self.spec.output_size
+        extra = self.spec.extra
+        mean = torch.tensor(extra.get("mean", [[0.0] * targets]), dtype=torch.float32)
+        std = torch.tensor(extra.get("std", [[1.0] * targets]), dtype=torch.float32)
+        self.register_buffer("target_mean", mean[:, :targets], persistent=False)  # (S, n)
+        self.register_buffer("target_std", std[:, :targets], persistent=False)
+
+    # -- shapes -----------------------------------------------------------------------------
+    @property
+    def num_past(self) -> int:
+        return len(self.spec.extra.get("past_covariates", []))
+
+    @property
+    def num_future(self) -> int:
+        return len(self.spec.extra.get("future_covariates", []))
+
+    @property
+    def step_width(self) -> int:
+        """Outputs per horizon step: a mean per target, and a variance per target for NLL."""
+        return self.spec.output_size * (2 if self.loss_name == "gaussian_nll" else 1)
+
+    def build_head(self) -> nn.Module:
+        if self.strategy == "autoregressive":
+            return StepHead(self.encoder.output_size, self.step_width)
+        horizon = self.spec.horizon
+        return nn.Linear(self.encoder.output_size + horizon * self.num_future,
+                         horizon * self.step_width)
+
+    # -- forward ----------------------------------------------------------------------------
+    def step_outputs(self, batch: Batch) -> torch.Tensor:
+        """``(B, horizon, step_width)`` outputs in standardised units."""
+        if not self.relative:
+            return self.strategy_outputs(batch)
+        n = self.spec.output_size
+        inputs = batch["inputs"]
+        level = inputs[:, -1:, :n]  # (B, 1, n): the last observed targets
+        shifted = torch.cat([inputs[..., :n] - level, inputs[..., n:]], dim=-1)
+        outputs = self.strategy_outputs({**batch, "inputs": shifted,
+                                         "targets": batch["targets"] - level})
+        return torch.cat([outputs[..., :n] + level, outputs[..., n:]], dim=-1)
+
+    def strategy_outputs(self, batch: Batch) -> torch.Tensor:
+        """Outputs of the direct or autoregressive strategy for ``batch`` as it is."""
+        if self.strategy == "direct":
+            features, _ = self.features(batch["inputs"])  # (B, L, H)
+            last = torch.cat([features[:, -1], batch["future"].flatten(1)], dim=-1)
+            return self.head(last).view(-1, self.spec.horizon, self.step_width)
+        if self.training:
+            return self.teacher_forced(batch)
+        return self.recursive(batch)
+
+    def decoder_inputs(self, values: torch.Tensor, future: torch.Tensor) -> torch.Tensor:
+        """Input rows after the origin: targets ``(B, K, n)``, zeros for past covariates and
+        the known-future covariates one step ahead ``(B, K, F)`` -> ``(B, K, input_size)``."""
+        past = values.new_zeros(*values.shape[:2], self.num_past)
+        return torch.cat([values, past, future], dim=-1)
+
+    def teacher_forced(self, batch: Batch) -> torch.Tensor:
+        inputs, targets, future = batch["inputs"], batch["targets"], batch["future"]
+        teacher = self.decoder_inputs(targets[:, :-1], future[:, 1:])  # (B, H-1, F)
+        outputs, _ = self(torch.cat([inputs, teacher], dim=1))  # (B, L+H-1, W)
+        return outputs[:, inputs.size(1) - 1 :]  # (B, H, W): step t predicts t+1
+
+    def recursive(self, batch: Batch) -> torch.Tensor:
+        future = batch["future"]
+        outputs, state = self(batch["inputs"])
+        step = outputs[:, -1:]  # (B, 1, W)
+        steps = [step]
+        for k in range(1, self.spec.horizon):
+            row = self.decoder_inputs(step[..., : self.spec.output_size], future[:, k : k + 1])
+            step, state = self(row, state)
+            steps.append(step)
+        return torch.cat(steps, dim=1)
+
+    def split_outputs(self, outputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Mean ``(B, H, n)`` and, for ``gaussian_nll``, a positive variance of the same shape."""
+        n = self.spec.output_size
+        if self.loss_name != "gaussian_nll":
+            return outputs, None
+        return outputs[..., :n], nn.functional.softplus(outputs[..., n:]) + MIN_VARIANCE
+
+    def original_units(self, values: torch.Tensor, series: torch.Tensor,
+                       shift: bool = True) -> torch.Tensor:
+        """Undo the per-series standardisation of ``(B, H, n)`` values (a scale alone when
+        ``shift`` is false, e.g. for standard deviations)."""
+        scaled = values * self.target_std[series].unsqueeze(1)
+        return scaled + self.target_mean[series].unsqueeze(1) if shift else scaled
+
+    # -- training ---------------------------------------------------------------------------
+    def loss(self, outputs: torch.Tensor, batch: Batch) -> torch.Tensor:
+        mean, variance = self.split_outputs(outputs)
+        targets = batch["targets"]
+        if self.loss_name == "mse":
+            return nn.functional.mse_loss(mean, targets)
+        if self.loss_name == "mae":
+            return nn.functional.l1_loss(mean, targets)
+        return nn.functional.gaussian_nll_loss(mean, targets, variance)
+
+    def build_metrics(self, stage: str) -> MetricCollection:
+        return MetricCollection({
+            "mae": MeanAbsoluteError(),
+            "rmse": MeanSquaredError(squared=False),
+            "smape": SymmetricMeanAbsolutePercentageError(),
+            "mase": MeanAbsoluteScaledError(),
+        }, compute_groups=False)
+
+    def update_metrics(self, metrics: MetricCollection, outputs: torch.Tensor, batch: Batch,
+                       loss: torch.Tensor) -> None:
+        series = batch["series"]
+        mean, _ = self.split_outputs(outputs.detach())
+        metrics.update(self.original_units(mean, series).flatten(),
+                       self.original_units(batch["targets"], series).flatten(),
+                       naive=self.original_units(batch["naive"], series).flatten())
+
+    # -- prediction -------------------------------------------------------------------------
+    @torch.no_grad()
+    def predict_step(self, batch: Batch, batch_idx: int) -> dict[str, torch.Tensor]:
+        """``mean`` forecasts ``(B, horizon, n_targets)`` in original units, and for
+        ``gaussian_nll`` the ``lower`` and ``upper`` bounds of the central ``interval``."""
+        series = batch["series"]
+        mean, variance = self.split_outputs(self.step_outputs(batch))
+        result = {"mean": self.original_units(mean, series)}
+        if variance is not None:
+            spread = NormalDist().inv_cdf(0.5 + self.interval / 2) * self.original_units(
+                variance.sqrt(), series, shift=False)
+            result.update(lower=result["mean"] - spread, upper=result["mean"] + spread)
+        return result
