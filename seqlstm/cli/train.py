@@ -70,7 +70,7 @@ def main(cfg: DictConfig) -> Any:
         raise ConfigError("optimized_metric", f"one of the logged metrics {sorted(metrics)}", name)
     if not name:
         return None
-    log.info("optimized metric %s = %.6f", name, metrics[name])  # on every rank
+    log.info("optimized metric %s = %r", name, metrics[name])  # on every rank
     return metrics[name]
 
 
