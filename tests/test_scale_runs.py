@@ -155,3 +155,13 @@ def test_two_sweep_workers_share_one_study_and_a_killed_one_resumes(tmp_path, sm
     assert "name: shared" in summary and "best_params:" in summary
     rows = (sweep_dir / "trials.csv").read_text().splitlines()
     assert len(rows) == 1 + len(trials)
+
+
+def test_a_storage_that_cannot_be_opened_stops_the_sweep_before_any_trial(tmp_path):
+    result = run_cli("train", "-m", "hparams_search=lm_optuna",
+                     "hydra.sweeper.storage=nosuchdb://host/optuna", cwd=tmp_path, check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: config key 'hydra.sweeper.storage' must be a database URL that opens (Can't "
+        "load plugin: sqlalchemy.dialects:nosuchdb), got 'nosuchdb://host/optuna'")
+    assert not (tmp_path / "logs").exists()

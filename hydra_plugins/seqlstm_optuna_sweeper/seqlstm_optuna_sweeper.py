@@ -15,6 +15,7 @@ import logging
 import math
 import os
 import socket
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,15 @@ class SeqlstmOptunaSweeper(Sweeper):
             hydra_context=hydra_context, task_function=task_function, config=config)
 
     def sweep(self, arguments: list[str]) -> None:
+        from seqlstm.cli.entry import exit_bad_input
+        from seqlstm.errors import SeqlstmError
+
+        try:
+            self._sweep(arguments)
+        except SeqlstmError as err:  # bad search config or storage: one line, before any trial
+            exit_bad_input(err)
+
+    def _sweep(self, arguments: list[str]) -> None:
         # imported here: optuna is an optional dependency (the `sweep` extra)
         import optuna
 
@@ -86,6 +96,8 @@ class SeqlstmOptunaSweeper(Sweeper):
         from seqlstm.sweep.pruning import build_pruner
         from seqlstm.sweep.study import PRUNER_ATTR, absolute_url, open_storage
 
+        # heartbeats and fail_stale_trials are stable in use but still flagged experimental
+        warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
         self.storage_url = absolute_url(self.storage_url)
         for key, value in (("n_trials", self.n_trials), ("n_jobs", self.n_jobs)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

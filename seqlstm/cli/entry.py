@@ -6,7 +6,7 @@ import functools
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -18,6 +18,12 @@ from seqlstm.distributed.launch import rank_overrides
 from seqlstm.errors import SeqlstmError
 
 EXIT_BAD_INPUT = 2
+
+
+def exit_bad_input(err: SeqlstmError) -> NoReturn:
+    """End the process with one ``error:`` line on stderr and exit status 2."""
+    print(f"error: {err}", file=sys.stderr)
+    sys.exit(EXIT_BAD_INPUT)
 
 
 def hydra_entry(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Callable[[], Any]]:
@@ -35,10 +41,10 @@ def hydra_entry(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Cal
             try:
                 return fn(cfg)
             except SeqlstmError as err:
-                print(f"error: {err}", file=sys.stderr)
                 if HydraConfig.get().mode == RunMode.MULTIRUN:
+                    print(f"error: {err}", file=sys.stderr)
                     raise
-                sys.exit(EXIT_BAD_INPUT)
+                exit_bad_input(err)
 
         hydra_main = hydra.main(version_base="1.3", config_path=str(config_dir()),
                                 config_name=config_name)(task)
