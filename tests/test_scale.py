@@ -14,14 +14,16 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from lightning.fabric.utilities.distributed import DistributedSamplerWrapper
 from omegaconf import open_dict, read_write
+from optuna.trial import TrialState
 
 from seqlstm.cli.train import train
 from seqlstm.configs import config_dir
 from seqlstm.data.windows import RandomStarts
 from seqlstm.distributed import ThreadsPerRank, rank_overrides, usable_cores
 from seqlstm.errors import ConfigError
-from seqlstm.sweep import distributions, grid_space
-from seqlstm.sweep.study import open_storage
+from seqlstm.sweep import OptunaPruning, distributions, grid_space, open_study
+from seqlstm.sweep.pruning import build_pruner
+from seqlstm.sweep.study import PRUNER_ATTR, open_storage
 from tests.conftest import FAST
 
 TRAINERS = sorted(p.stem for p in (config_dir() / "trainer").glob("*.yaml"))
@@ -203,3 +205,41 @@ def test_storage_that_cannot_be_opened(url, message, tmp_path):
 ])
 def test_rank_overrides_for_outside_launchers(environ, argv, expected):
     assert rank_overrides(environ, argv) == expected
+
+
+def fake_trainer(value: float) -> SimpleNamespace:
+    return SimpleNamespace(sanity_checking=False, is_global_zero=True, current_epoch=0,
+                           callback_metrics={"val/loss": torch.tensor(value)}, should_stop=False,
+                           strategy=SimpleNamespace(broadcast=lambda obj, src=0: obj))
+
+
+@pytest.mark.parametrize("pruner", [
+    {"_target_": "optuna.pruners.MedianPruner", "n_startup_trials": 1},
+    {"_target_": "optuna.pruners.HyperbandPruner", "min_resource": 1, "max_resource": 3},
+])
+def test_pruning_callback_reopens_its_trial_from_storage(pruner, tmp_path):
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    study = open_study("s", open_storage(url), "minimize", pruner=build_pruner(pruner))
+    study.set_user_attr(PRUNER_ATTR, pruner)  # what the sweeper does: jobs prune alike
+    for value in (1.0, 1.1):
+        good = study.ask()
+        for step in range(3):
+            good.report(value, step)
+        study.tell(good, value)
+    number = study.ask().number
+    callback = OptunaPruning({"storage": url, "study_name": "s", "number": number})
+    trainer = fake_trainer(9.0)  # far worse than the finished trials at the same epoch
+    callback.on_validation_end(trainer, None)
+    callback.on_fit_end(trainer, None)
+    trial = study.get_trials()[number]
+    assert trial.intermediate_values == {0: 9.0}
+    if pruner["_target_"].endswith("MedianPruner"):
+        assert trainer.should_stop and callback.pruned_at == 0
+        assert trial.state == TrialState.PRUNED and trial.value == 9.0
+
+
+def test_pruning_callback_outside_a_sweep_does_nothing():
+    callback = OptunaPruning(None)
+    trainer = fake_trainer(9.0)
+    callback.on_validation_end(trainer, None)
+    assert not trainer.should_stop
