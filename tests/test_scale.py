@@ -21,7 +21,14 @@ from seqlstm.configs import config_dir
 from seqlstm.data.windows import RandomStarts
 from seqlstm.distributed import ThreadsPerRank, rank_overrides, usable_cores
 from seqlstm.errors import ConfigError
-from seqlstm.sweep import OptunaPruning, distributions, grid_space, open_study
+from seqlstm.sweep import (
+    OptunaPruning,
+    distributions,
+    grid_space,
+    open_study,
+    trial_budget_used,
+    write_summary,
+)
 from seqlstm.sweep.pruning import build_pruner
 from seqlstm.sweep.study import PRUNER_ATTR, open_storage
 from tests.conftest import FAST
@@ -243,3 +250,29 @@ def test_pruning_callback_outside_a_sweep_does_nothing():
     trainer = fake_trainer(9.0)
     callback.on_validation_end(trainer, None)
     assert not trainer.should_stop
+
+
+def test_the_sweeper_records_failed_jobs_and_keeps_their_budget(tmp_path):
+    from hydra.core.utils import JobReturn, JobStatus
+
+    from hydra_plugins.seqlstm_optuna_sweeper.seqlstm_optuna_sweeper import SeqlstmOptunaSweeper
+
+    sweeper = SeqlstmOptunaSweeper(study_name="s", storage=None, direction="minimize",
+                                   n_trials=4, n_jobs=1, sampler=None, pruner=None,
+                                   params={}, heartbeat_interval=60, grace_period=None)
+    study = open_study("s", None, "minimize")
+    raised, nan, good, killed = (study.ask() for _ in range(4))
+    sweeper._tell(study, raised, JobReturn(status=JobStatus.FAILED,
+                                           _return_value=ValueError("lr too high")))
+    sweeper._tell(study, nan, JobReturn(status=JobStatus.COMPLETED, _return_value=float("nan")))
+    sweeper._tell(study, good, JobReturn(status=JobStatus.COMPLETED, _return_value=1.5))
+    study.tell(killed, state=TrialState.FAIL)  # what fail_stale_trials does to a dead worker's
+    trials = study.get_trials()
+    assert [t.state.name for t in trials] == ["FAIL", "FAIL", "COMPLETE", "FAIL"]
+    assert trials[0].user_attrs["error"] == "ValueError: lr too high"
+    assert trials[1].user_attrs["error"] == "the job returned nan, not a number"
+    assert trial_budget_used(study) == 3  # the killed trial's budget goes back to the study
+    write_summary(study, tmp_path)
+    assert (tmp_path / "trials.csv").read_text().splitlines()[1].startswith(
+        "0,FAIL,,0,")
+    assert "best_value: 1.5" in (tmp_path / "optimization_results.yaml").read_text()

@@ -103,9 +103,8 @@ class SeqlstmOptunaSweeper(Sweeper):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"hydra.sweeper.{key}", "an integer >= 1", value)
         fixed, swept = self._split(arguments)
-        fixed_keys = {override.split("=", 1)[0].lstrip("+~") for override in fixed}
         space = distributions({**{key: spec for key, spec in self.params.items()
-                                  if key not in fixed_keys}, **swept})
+                                  if key not in fixed}, **swept})
         if not space:
             raise ConfigError("hydra.sweeper.params", "at least one swept key", {})
         sampler, budget = self._sampler(space)
@@ -127,15 +126,15 @@ class SeqlstmOptunaSweeper(Sweeper):
                  summary.get("best_params"), self.config.hydra.sweep.dir)
 
     # -- the pieces --------------------------------------------------------------------------
-    def _split(self, arguments: list[str]) -> tuple[list[str], dict[str, str]]:
-        """Command-line overrides: sweeps join the search space; fixed ones go to every job and
-        take their key out of the search space."""
-        fixed, swept = [], {}
+    def _split(self, arguments: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+        """Command-line overrides by key: sweeps join the search space; fixed ones go to every
+        job and take their key out of the search space."""
+        fixed, swept = {}, {}
         for override in OverridesParser.create().parse_overrides(arguments):
             if override.is_sweep_override():
                 swept[override.get_key_element()] = override.get_value_element_as_str()
             else:
-                fixed.append(override.input_line)
+                fixed[override.key_or_group] = override.input_line
         return fixed, swept
 
     def _sampler(self, space: dict[str, Any]) -> tuple[Any, int]:
@@ -169,10 +168,10 @@ class SeqlstmOptunaSweeper(Sweeper):
             trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         return batch
 
-    def _run(self, study: Any, storage: Any, batch: list[Any], fixed: list[str]) -> None:
+    def _run(self, study: Any, storage: Any, batch: list[Any], fixed: dict[str, str]) -> None:
         from seqlstm.sweep.study import heartbeat
 
-        jobs = [[*fixed, *(f"{name}={_value(v)}" for name, v in trial.params.items()),
+        jobs = [[*fixed.values(), *(f"{name}={_value(v)}" for name, v in trial.params.items()),
                  "+optuna_trial=" + _value({"storage": self.storage_url or "",
                                             "study_name": self.study_name,
                                             "number": trial.number})]
