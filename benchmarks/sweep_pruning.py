@@ -24,7 +24,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 TRAIN = ["data=pystdlib", "data.path.max_bytes=400000", "data.seq_len=64", "data.batch_size=32",
          "data.windows_per_epoch=384", "+trainer.limit_val_batches=6", "callbacks=none",
          "logger=[]", "trainer.enable_progress_bar=false", "seed=1234"]
-#: a space with clearly bad corners (tiny learning rates) for the pruner to find
+#: widen the learning rate to clearly bad corners for the pruner to find (merged into the
+#: search config's params, which also sweep output dropout and embedding width)
 SPACE = ["hydra.sweeper.params={model.optimizer.lr:{type:float,low:1.0e-5,high:3.0e-2,log:true},"
          "model.encoder.hidden_size:{type:categorical,choices:[64,128]}}"]
 
