@@ -1,4 +1,4 @@
-"""Refusing trainer settings that cannot run here, before any data or model is touched."""
+"""Refusing trainer settings that cannot run here, before training starts."""
 
 from __future__ import annotations
 
