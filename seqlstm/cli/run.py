@@ -10,6 +10,7 @@ from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig
 
 from seqlstm.configs import plain
+from seqlstm.distributed import check_launch, check_trainer_config
 from seqlstm.errors import ConfigError
 from seqlstm.targets import qualified_name, resolve_class
 
@@ -36,7 +37,11 @@ def build_loggers(cfg: DictConfig | None) -> list[Logger]:
 
 
 def build_trainer(cfg: DictConfig, callbacks: list[L.Callback], loggers: list[Logger]) -> L.Trainer:
-    return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    """The Trainer of ``cfg.trainer``, after checking its strategy and devices exist here."""
+    check_trainer_config(cfg.trainer)
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    check_launch(trainer)
+    return trainer
 
 
 def _build(entry: DictConfig, base: type, key: str) -> Any:

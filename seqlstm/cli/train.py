@@ -44,7 +44,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         results = trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
         metrics.update({name: float(value) for name, value in results[0].items()})
     report(cfg, model, metrics, best)
-    return metrics
+    return trainer.strategy.broadcast(metrics)  # every rank returns rank 0's values
 
 
 @rank_zero_only
@@ -68,7 +68,10 @@ def main(cfg: DictConfig) -> Any:
     name = cfg.get("optimized_metric")
     if name and name not in metrics:
         raise ConfigError("optimized_metric", f"one of the logged metrics {sorted(metrics)}", name)
-    return metrics.get(name) if name else None
+    if not name:
+        return None
+    log.info("optimized metric %s = %r", name, metrics[name])  # on every rank
+    return metrics[name]
 
 
 if __name__ == "__main__":

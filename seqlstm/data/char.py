@@ -9,13 +9,13 @@ from pathlib import Path
 
 import lightning as L
 import numpy as np
-from torch.utils.data import DataLoader, RandomSampler
+from torch.utils.data import DataLoader
 
 from seqlstm.data.download import download
 from seqlstm.data.spec import DataSpec
 from seqlstm.data.text import PathLike, read_corpus, resolve_paths
 from seqlstm.data.vocab import Vocabulary
-from seqlstm.data.windows import CoveringWindows, TokenWindows
+from seqlstm.data.windows import CoveringWindows, RandomStarts, TokenWindows
 from seqlstm.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -126,7 +126,7 @@ class CharDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         windows = TokenWindows(self.ids["train"], self.seq_len)
         count = self.windows_per_epoch or len(self.ids["train"]) // self.seq_len
-        sampler = RandomSampler(windows, num_samples=count)
+        sampler = RandomStarts(len(windows), count)
         return DataLoader(windows, batch_size=self.batch_size, sampler=sampler, drop_last=True,
                           num_workers=self.num_workers)
 

@@ -23,7 +23,7 @@ import lightning as L
 import torch
 from hydra.utils import instantiate
 from torch import nn
-from torchmetrics import MetricCollection
+from torchmetrics import MeanMetric, MetricCollection
 
 from seqlstm.data.spec import DataSpec
 from seqlstm.errors import ConfigError
@@ -88,6 +88,9 @@ class SequenceTask(L.LightningModule):
         self.train_metrics = self.build_metrics("train")
         self.val_metrics = self.build_metrics("val")
         self.test_metrics = self.build_metrics("test")
+        # token-weighted epoch means of the loss: exact across DDP ranks (sum and weight synced)
+        self.val_loss = MeanMetric()
+        self.test_loss = MeanMetric()
 
     # -- what subclasses define -------------------------------------------------------------
     def build_head(self) -> nn.Module:
@@ -141,8 +144,13 @@ class SequenceTask(L.LightningModule):
         loss = self.loss(outputs, batch)
         metrics: MetricCollection = getattr(self, f"{stage}_metrics")
         self.update_metrics(metrics, outputs, batch, loss)
-        self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True,
-                 prog_bar=True, batch_size=self.batch_weight(batch), sync_dist=stage != "train")
+        if stage == "train":
+            self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True,
+                     batch_size=self.batch_weight(batch))
+        else:
+            mean: MeanMetric = getattr(self, f"{stage}_loss")
+            mean.update(loss.detach(), weight=self.batch_weight(batch))
+            self.log(f"{stage}/loss", mean, on_epoch=True, prog_bar=True)
         if metrics:
             self.log_dict({f"{stage}/{name}": m for name, m in metrics.items()},
                           on_step=False, on_epoch=True)

@@ -1,0 +1,1 @@
+"""seqlstm's Hydra sweeper on current Optuna: ``hydra/sweeper=seqlstm_optuna``."""

@@ -1,0 +1,165 @@
+"""Opening a study in shared storage, counting its budget, and writing its summary."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import fcntl
+import logging
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import optuna
+import yaml
+from optuna.trial import FrozenTrial, TrialState
+
+from seqlstm.errors import ConfigError
+
+log = logging.getLogger(__name__)
+STORAGE_KEY = "hydra.sweeper.storage"
+#: user attribute holding the error of a trial whose job raised (it uses up budget)
+ERROR_ATTR = "error"
+#: study user attribute holding the pruner config, so every worker and job prunes alike
+PRUNER_ATTR = "pruner"
+
+
+def open_storage(url: str | None, heartbeat_interval: int | None = None,
+                 grace_period: int | None = None) -> optuna.storages.BaseStorage | None:
+    """An RDB storage for ``url`` (None: in memory), failing now with a one-line error.
+
+    With a heartbeat, trials of a worker that died are failed once ``grace_period`` passes.
+    """
+    if not url:
+        return None
+    path = _sqlite_path(url)
+    engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    try:
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs,
+                                          heartbeat_interval=heartbeat_interval,
+                                          grace_period=grace_period)
+    except Exception as err:  # SQLAlchemy raises many kinds; all mean "cannot open"
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError(STORAGE_KEY, f"a database URL that opens ({reason})", url) from None
+
+
+def open_study(name: str, storage: optuna.storages.BaseStorage | None, direction: str,
+               sampler: optuna.samplers.BaseSampler | None = None,
+               pruner: optuna.pruners.BasePruner | None = None) -> optuna.Study:
+    """Create the study ``name`` in ``storage``, or load it when it exists (resume)."""
+    if direction not in ("minimize", "maximize"):
+        raise ConfigError("hydra.sweeper.direction", "'minimize' or 'maximize'", direction)
+    study = optuna.create_study(storage=storage, study_name=name, direction=direction,
+                                sampler=sampler, pruner=pruner, load_if_exists=True)
+    if study.direction.name.lower() != direction:
+        raise ConfigError("hydra.sweeper.direction", f"'{study.direction.name.lower()}', "
+                          f"the direction study '{name}' was created with", direction)
+    return study
+
+
+def trial_budget_used(study: optuna.Study) -> int:
+    """Trials that count towards ``n_trials``: finished, running or waiting ones, and failures
+    of the job itself; not trials failed because their worker died (they are run again)."""
+    return sum(1 for t in study.get_trials(deepcopy=False)
+               if t.state != TrialState.FAIL or ERROR_ATTR in t.user_attrs)
+
+
+@contextlib.contextmanager
+def budget_lock(url: str | None) -> Iterator[None]:
+    """Serialise "count the budget, then ask" among workers sharing a local sqlite file, so
+    they never start more than ``n_trials``. Other databases get no lock: at the very end
+    of a study, workers asking at the same instant may overshoot by one trial each."""
+    path = _sqlite_path(url)
+    if path is None:
+        yield
+        return
+    with open(f"{path}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def heartbeat(storage: optuna.storages.BaseStorage | None, study_name: str,
+              numbers: list[int]) -> Iterator[None]:
+    """Record the heartbeat of trials ``numbers`` while their jobs run (RDB storage only)."""
+    interval = storage.get_heartbeat_interval() if isinstance(
+        storage, optuna.storages.RDBStorage) else None
+    if not interval:
+        yield
+        return
+    study_id = storage.get_study_id_from_name(study_name)
+    ids = [storage.get_trial_id_from_study_id_trial_number(study_id, n) for n in numbers]
+    stop = threading.Event()
+
+    def beat() -> None:
+        while True:
+            for trial_id in ids:
+                storage.record_heartbeat(trial_id)
+            if stop.wait(interval):
+                return
+
+    thread = threading.Thread(target=beat, name="optuna-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def write_summary(study: optuna.Study, folder: Path) -> dict[str, Any]:
+    """``optimization_results.yaml`` (best value and params, counts) and ``trials.csv``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    trials = study.get_trials(deepcopy=False)
+    counts = {state.name: sum(t.state == state for t in trials) for state in TrialState
+              if any(t.state == state for t in trials)}
+    summary: dict[str, Any] = {"name": study.study_name,
+                               "direction": study.direction.name.lower(),
+                               "n_trials": len(trials), "states": counts}
+    if counts.get("COMPLETE"):
+        best = study.best_trial
+        summary.update(best_trial=best.number, best_value=best.value,
+                       best_params=dict(best.params))
+    (folder / "optimization_results.yaml").write_text(yaml.safe_dump(summary, sort_keys=False))
+    names = sorted({name for t in trials for name in t.params})
+    with (folder / "trials.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["number", "state", "value", "epochs", "seconds", *names,
+                         "worker", ERROR_ATTR])
+        for trial in trials:
+            writer.writerow([trial.number, trial.state.name, _value(trial),
+                             len(trial.intermediate_values), _seconds(trial),
+                             *(trial.params.get(name, "") for name in names),
+                             trial.user_attrs.get("worker", ""),
+                             trial.user_attrs.get(ERROR_ATTR, "")])
+    return summary
+
+
+def absolute_url(url: str | None) -> str | None:
+    """``url`` with a relative sqlite file made absolute, so jobs in other folders agree."""
+    path = _sqlite_path(url)
+    return f"sqlite:///{Path(path).resolve()}" if path else url
+
+
+def _sqlite_path(url: str | None) -> str | None:
+    """The file of a ``sqlite:///`` URL (None for other databases and in-memory sqlite)."""
+    if not url or not url.startswith("sqlite:///"):
+        return None
+    path = url.removeprefix("sqlite:///")
+    return None if path in ("", ":memory:") else path
+
+
+def _value(trial: FrozenTrial) -> Any:
+    return "" if trial.value is None else trial.value
+
+
+def _seconds(trial: FrozenTrial) -> Any:
+    if trial.datetime_start is None or trial.datetime_complete is None:
+        return ""
+    return round((trial.datetime_complete - trial.datetime_start).total_seconds(), 3)
