@@ -10,10 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from omegaconf import OmegaConf
 
-from seqlstm.data import TimeSeriesDataModule
-from seqlstm.errors import DataError
-from seqlstm.tasks import Forecaster
+from seqlstm.cli.predict import predict as predict_cli
+from seqlstm.data import DataSpec, TimeSeriesDataModule
+from seqlstm.data.vocab import UNK
+from seqlstm.errors import CheckpointError, DataError
+from seqlstm.tasks import Forecaster, LanguageModel
+from seqlstm.tasks.base import CHECKPOINT_TASK_KEY
 from tests.conftest import run_cli
 from tests.timeseries_data import sine, two_series
 
@@ -127,3 +131,19 @@ def test_seqlstm_predict_from_a_checkpoint_alone(tmp_path):
     width, height = png_size(out / "forecast.png")
     assert width >= 800 and height >= 300
 
+
+
+def test_predict_refuses_a_data_module_that_cannot_predict(tmp_path):
+    spec = DataSpec("tokens", "next_token", 3, 3, vocab=[UNK, "a", "b"])
+    task = LanguageModel(spec=spec.as_dict(), encoder={"hidden_size": 4},
+                         data={"_target_": "seqlstm.data.CharDataModule", "path": "x.txt"})
+    path = tmp_path / "lm.ckpt"
+    torch.save({"hyper_parameters": dict(task.hparams), "state_dict": task.state_dict(),
+                CHECKPOINT_TASK_KEY: "seqlstm.tasks.LanguageModel"}, path)
+    cfg = OmegaConf.create({"ckpt_path": str(path), "data_path": None, "data": {},
+                            "batch_size": None, "output_dir": str(tmp_path), "plot": True,
+                            "trainer": {"accelerator": "cpu", "devices": 1}})
+    with pytest.raises(CheckpointError, match=re.escape(
+            f"{path}: its data module seqlstm.data.CharDataModule does not predict new data "
+            "(it has no format_predictions)")):
+        predict_cli(cfg)
