@@ -12,6 +12,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from seqlstm.cli.evaluate import evaluate
 from seqlstm.cli.predict import predict as predict_cli
 from seqlstm.data import DataSpec, TimeSeriesDataModule
 from seqlstm.data.vocab import UNK
@@ -114,6 +115,11 @@ def test_seqlstm_predict_from_a_checkpoint_alone(tmp_path):
             "trainer.max_epochs=3", "trainer.enable_progress_bar=false",
             "~callbacks.rich_progress_bar", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
     checkpoint = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    metrics = evaluate(OmegaConf.create({  # the scalers come from the checkpoint (fitted)
+        "ckpt_path": str(checkpoint), "split": "test", "data_path": None, "batch_size": None,
+        "trainer": {"accelerator": "cpu", "devices": 1}}))
+    assert set(metrics) == {"test/loss", "test/mae", "test/rmse", "test/smape", "test/mase"}
+    assert 0 < metrics["test/mase"] < 10
     data.unlink()  # the checkpoint alone must do
     new = tmp_path / "new.csv"
     sine(80, seed=1).to_csv(new, index=False)
