@@ -38,7 +38,8 @@ def hand_spec(loss_width: int = 1) -> dict:
     return {"input_kind": "real", "target_kind": "real", "input_size": 1, "output_size": 1,
             "horizon": 2, "extra": {"series": ["a", "b"], "columns": ["y"], "targets": ["y"],
                                     "past_covariates": [], "future_covariates": [],
-                                    "mean": [[10.0], [100.0]], "std": [[2.0], [5.0]]}}
+                                    "mean": [[10.0], [100.0]], "std": [[2.0], [5.0]],
+                                    "season": 1}}
 
 
 def constant_head(task: Forecaster, bias: list[float]) -> None:
@@ -171,6 +172,27 @@ def test_relative_forecasts_follow_the_level(strategy, covariates):
     raised["inputs"][..., 0] += 7.0  # the target column, every observed step
     raised["targets"] = batch["targets"] + 7.0
     assert torch.allclose(task.step_outputs(raised), task.step_outputs(batch) + 7.0, atol=1e-5)
+
+
+def test_plain_real_batches_need_no_time_series_keys():
+    """Any data module with real targets (e.g. a synthetic regression task) can use it."""
+    torch.manual_seed(0)
+    spec = {"input_kind": "real", "target_kind": "real", "input_size": 2, "output_size": 1,
+            "variable_length": True}
+    task = forecaster(spec)
+    assert set(task.build_metrics("val")) == {"mae", "rmse", "smape"}  # no season: no MASE
+    inputs, lengths = torch.randn(2, 5, 2), torch.tensor([3, 5])
+    batch = {"inputs": inputs, "targets": torch.randn(2, 1, 1), "lengths": lengths}
+    task.train()
+    task.loss(task.step_outputs(batch), batch).backward()
+    task.eval()
+    outputs = task.step_outputs(batch)
+    alone = task.step_outputs({"inputs": inputs[:1, :3], "targets": batch["targets"][:1]})
+    assert torch.allclose(outputs[:1], alone, atol=1e-6)  # the last valid step, not padding
+    metrics = task.build_metrics("val")
+    task.update_metrics(metrics, outputs, batch, torch.tensor(0.0))
+    assert set(metrics.compute()) == {"mae", "rmse", "smape"}
+    assert set(task.predict_step(batch, 0)) == {"mean"}
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [

@@ -10,10 +10,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from omegaconf import OmegaConf
 
-from seqlstm.data import TimeSeriesDataModule
-from seqlstm.errors import DataError
-from seqlstm.tasks import Forecaster
+from seqlstm.cli.evaluate import evaluate
+from seqlstm.cli.predict import predict as predict_cli
+from seqlstm.data import DataSpec, TimeSeriesDataModule
+from seqlstm.data.vocab import UNK
+from seqlstm.errors import CheckpointError, DataError
+from seqlstm.tasks import Forecaster, LanguageModel
+from seqlstm.tasks.base import CHECKPOINT_TASK_KEY
 from tests.conftest import run_cli
 from tests.timeseries_data import sine, two_series
 
@@ -110,6 +115,11 @@ def test_seqlstm_predict_from_a_checkpoint_alone(tmp_path):
             "trainer.max_epochs=3", "trainer.enable_progress_bar=false",
             "~callbacks.rich_progress_bar", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
     checkpoint = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    metrics = evaluate(OmegaConf.create({  # the scalers come from the checkpoint (fitted)
+        "ckpt_path": str(checkpoint), "split": "test", "data_path": None, "batch_size": None,
+        "trainer": {"accelerator": "cpu", "devices": 1}}))
+    assert set(metrics) == {"test/loss", "test/mae", "test/rmse", "test/smape", "test/mase"}
+    assert 0 < metrics["test/mase"] < 10
     data.unlink()  # the checkpoint alone must do
     new = tmp_path / "new.csv"
     sine(80, seed=1).to_csv(new, index=False)
@@ -127,3 +137,19 @@ def test_seqlstm_predict_from_a_checkpoint_alone(tmp_path):
     width, height = png_size(out / "forecast.png")
     assert width >= 800 and height >= 300
 
+
+
+def test_predict_refuses_a_data_module_that_cannot_predict(tmp_path):
+    spec = DataSpec("tokens", "next_token", 3, 3, vocab=[UNK, "a", "b"])
+    task = LanguageModel(spec=spec.as_dict(), encoder={"hidden_size": 4},
+                         data={"_target_": "seqlstm.data.CharDataModule", "path": "x.txt"})
+    path = tmp_path / "lm.ckpt"
+    torch.save({"hyper_parameters": dict(task.hparams), "state_dict": task.state_dict(),
+                CHECKPOINT_TASK_KEY: "seqlstm.tasks.LanguageModel"}, path)
+    cfg = OmegaConf.create({"ckpt_path": str(path), "data_path": None, "data": {},
+                            "batch_size": None, "output_dir": str(tmp_path), "plot": True,
+                            "trainer": {"accelerator": "cpu", "devices": 1}})
+    with pytest.raises(CheckpointError, match=re.escape(
+            f"{path}: its data module seqlstm.data.CharDataModule does not predict new data "
+            "(it has no format_predictions)")):
+        predict_cli(cfg)

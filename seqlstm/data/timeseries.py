@@ -15,6 +15,11 @@ Prediction contract (shared by seqlstm's data modules): ``fitted`` takes the che
 ``spec.extra``, ``predict_path`` names a file of new data, :meth:`predict_dataloader` yields its
 batches and :meth:`format_predictions` turns the task's ``predict_step`` outputs into a DataFrame
 in original units.
+
+``spec.extra`` (the fitted state, plain data): ``series`` (ids, in scaler order), ``columns``
+(targets, then past and future covariates), ``targets``, ``past_covariates``,
+``future_covariates``, ``mean`` and ``std`` (one list per series, one value per column) and
+``season`` (of the seasonal naive forecast in each batch's ``naive``).
 """
 
 from __future__ import annotations
@@ -251,7 +256,8 @@ class TimeSeriesDataModule(L.LightningDataModule):
             stds.append(np.where(std > 0, std, 1.0).tolist())
         return {"series": [s.name for s in series], "columns": list(self.columns),
                 "targets": list(self.targets), "past_covariates": list(self.past),
-                "future_covariates": list(self.future), "mean": means, "std": stds}
+                "future_covariates": list(self.future), "mean": means, "std": stds,
+                "season": self.season}
 
     def _scaler_index(self, series: list[Series], source: Source) -> list[int]:
         """Each series' row in the fitted scalers; a series never seen in training is an error."""
@@ -313,25 +319,19 @@ class TimeSeriesDataModule(L.LightningDataModule):
             self.setup("fit")
         series, source = self.read_series(self.predict_path or self.path)
         index = self._scaler_index(series, source)
-        rows, self.forecasts = [], []
-        for s in series:
+        window = self.lookback + self.horizon
+        blocks, self.forecasts = [], []
+        for s, i in zip(series, index, strict=True):
             history, ahead = self._split_at_origin(s, source)
-            block = pd.concat([history.iloc[-self.lookback :], ahead.iloc[: self.horizon]])
-            values = block[self.columns].to_numpy()
-            pad = np.full((self.lookback + self.horizon - len(values), len(self.columns)), np.nan)
-            rows.append(np.concatenate([values, pad]))
-            truth = np.concatenate([ahead[self.targets].to_numpy()[: self.horizon],
-                                    pad[:, : len(self.targets)]])
-            self.forecasts.append(Forecast(
-                s.name, history[[self.time_name, *self.targets]],
-                self._horizon_times(history, ahead), truth))
-        block_rows = self.lookback + self.horizon
-        fitted = self.fitted
-        values = np.stack([(r - np.asarray(fitted["mean"][i])) / np.asarray(fitted["std"][i])
-                           for r, i in zip(rows, index, strict=True)]).astype(np.float32)
-        starts = np.arange(len(rows)) * block_rows
-        self.windows["predict"] = self._windows(
-            torch.from_numpy(values.reshape(-1, len(self.columns))), starts, np.asarray(index))
+            block = self._normalise(pd.concat([history.iloc[-self.lookback :],
+                                               ahead.iloc[: self.horizon]]), i)
+            blocks.append(_pad_rows(block, window))  # unknown values ahead: NaN
+            truth = _pad_rows(ahead[self.targets].to_numpy()[: self.horizon], self.horizon)
+            self.forecasts.append(Forecast(s.name, history[[self.time_name, *self.targets]],
+                                           self._horizon_times(history, ahead), truth))
+        values = torch.from_numpy(np.concatenate(blocks))  # (series * window, columns)
+        self.windows["predict"] = self._windows(values, np.arange(len(blocks)) * window,
+                                                np.asarray(index))
 
     def _split_at_origin(self, series: Series, source: Source
                          ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -395,6 +395,11 @@ class TimeSeriesDataModule(L.LightningDataModule):
 
         return plot_forecasts(predictions, self.forecasts, self.targets, self.time_name,
                               self.id_column or "series", self.units, self.lookback, path)
+
+
+def _pad_rows(values: np.ndarray, rows: int) -> np.ndarray:
+    """``values`` with NaN rows appended up to ``rows`` rows."""
+    return np.pad(values, ((0, rows - len(values)), (0, 0)), constant_values=np.nan)
 
 
 def _check_int(key: str, value: Any, low: int) -> None:

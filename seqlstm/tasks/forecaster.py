@@ -12,6 +12,11 @@ With ``relative``, both strategies see the targets relative to the last observed
 window and forecast changes from it (added back before the loss): a trend or a level beyond the
 training range then stays within the range the model was trained on.
 
+Batches hold ``inputs`` ``(B, T, F)`` and ``targets`` ``(B, horizon, n)``, and optionally
+``future`` ``(B, horizon, F_future)`` known-future covariates, ``series`` ``(B,)`` rows of the
+scalers in ``spec.extra``, ``naive`` ``(B, horizon, n)`` the seasonal naive forecast (MASE is
+reported when ``spec.extra`` names a ``season``) and ``lengths`` (direct strategy only).
+
 Losses are computed on standardised values; metrics and predictions are in original units,
 using the per-series scalers the data module put in ``spec.extra``.
 """
@@ -70,6 +75,9 @@ class Forecaster(SequenceTask):
         if strategy == "autoregressive" and self.encoder.config.bidirectional:
             raise ConfigError("model.encoder.bidirectional", "false for the autoregressive "
                               "strategy (a backward pass would read the future)", True)
+        if strategy == "autoregressive" and self.spec.variable_length:
+            raise ConfigError("model.task_options.real.strategy", "direct for variable-length "
+                              "sequences", strategy)
         targets = self.spec.output_size
         extra = self.spec.extra
         mean = torch.tensor(extra.get("mean", [[0.0] * targets]), dtype=torch.float32)
@@ -99,8 +107,17 @@ class Forecaster(SequenceTask):
                          horizon * self.step_width)
 
     # -- forward ----------------------------------------------------------------------------
+    def with_defaults(self, batch: Batch) -> Batch:
+        """``batch`` with its optional keys filled in: no known-future covariates, and series 0
+        (whose scaler is the identity when the spec carries none)."""
+        inputs = batch["inputs"]
+        size = inputs.size(0)
+        return {"future": inputs.new_zeros(size, self.spec.horizon, 0),
+                "series": torch.zeros(size, dtype=torch.long, device=inputs.device), **batch}
+
     def step_outputs(self, batch: Batch) -> torch.Tensor:
         """``(B, horizon, step_width)`` outputs in standardised units."""
+        batch = self.with_defaults(batch)
         if not self.relative:
             return self.strategy_outputs(batch)
         n = self.spec.output_size
@@ -114,8 +131,12 @@ class Forecaster(SequenceTask):
     def strategy_outputs(self, batch: Batch) -> torch.Tensor:
         """Outputs of the direct or autoregressive strategy for ``batch`` as it is."""
         if self.strategy == "direct":
-            features, _ = self.features(batch["inputs"])  # (B, L, H)
-            last = torch.cat([features[:, -1], batch["future"].flatten(1)], dim=-1)
+            lengths = batch.get("lengths")
+            features, _ = self.features(batch["inputs"], lengths=lengths)  # (B, L, H)
+            last = features[:, -1] if lengths is None else features[
+                torch.arange(features.size(0), device=features.device),
+                lengths.to(features.device) - 1]  # the last valid step, not the padding
+            last = torch.cat([last, batch["future"].flatten(1)], dim=-1)
             return self.head(last).view(-1, self.spec.horizon, self.step_width)
         if self.training:
             return self.teacher_forced(batch)
@@ -169,27 +190,28 @@ class Forecaster(SequenceTask):
         return nn.functional.gaussian_nll_loss(mean, targets, variance)
 
     def build_metrics(self, stage: str) -> MetricCollection:
-        return MetricCollection({
-            "mae": MeanAbsoluteError(),
-            "rmse": MeanSquaredError(squared=False),
-            "smape": SymmetricMeanAbsolutePercentageError(),
-            "mase": MeanAbsoluteScaledError(),
-        }, compute_groups=False)
+        metrics = {"mae": MeanAbsoluteError(), "rmse": MeanSquaredError(squared=False),
+                   "smape": SymmetricMeanAbsolutePercentageError()}
+        if "season" in self.spec.extra:
+            metrics["mase"] = MeanAbsoluteScaledError()
+        return MetricCollection(metrics, compute_groups=False)
 
     def update_metrics(self, metrics: MetricCollection, outputs: torch.Tensor, batch: Batch,
                        loss: torch.Tensor) -> None:
+        batch = self.with_defaults(batch)
         series = batch["series"]
         mean, _ = self.split_outputs(outputs.detach())
+        naive = {"naive": self.original_units(batch["naive"], series).flatten()} \
+            if "mase" in metrics else {}
         metrics.update(self.original_units(mean, series).flatten(),
-                       self.original_units(batch["targets"], series).flatten(),
-                       naive=self.original_units(batch["naive"], series).flatten())
+                       self.original_units(batch["targets"], series).flatten(), **naive)
 
     # -- prediction -------------------------------------------------------------------------
     @torch.no_grad()
     def predict_step(self, batch: Batch, batch_idx: int) -> dict[str, torch.Tensor]:
         """``mean`` forecasts ``(B, horizon, n_targets)`` in original units, and for
         ``gaussian_nll`` the ``lower`` and ``upper`` bounds of the central ``interval``."""
-        series = batch["series"]
+        series = self.with_defaults(batch)["series"]
         mean, variance = self.split_outputs(self.step_outputs(batch))
         result = {"mean": self.original_units(mean, series)}
         if variance is not None:
