@@ -158,10 +158,10 @@ class SeqlstmOptunaSweeper(Sweeper):
         """Up to ``n_jobs`` new trials, while the study's budget lasts."""
         import optuna
 
-        from seqlstm.sweep.study import budget_lock, trial_budget_used
+        from seqlstm.sweep.study import sqlite_lock, trial_budget_used
 
         optuna.storages.fail_stale_trials(study)
-        with budget_lock(self.storage_url):
+        with sqlite_lock(self.storage_url):
             left = budget - trial_budget_used(study)
             batch = [study.ask(space) for _ in range(max(0, min(self.n_jobs, left)))]
         for trial in batch:
