@@ -70,7 +70,7 @@ def open_study(name: str, storage: optuna.storages.BaseStorage | None, direction
 
 def trial_budget_used(study: optuna.Study) -> int:
     """Trials that count towards ``n_trials``: finished, running or waiting ones, and failures
-    of the job itself; not trials failed because their worker died (they are run again)."""
+    of the job itself; not trials failed because their worker died (new trials replace them)."""
     return sum(1 for t in study.get_trials(deepcopy=False)
                if t.state != TrialState.FAIL or ERROR_ATTR in t.user_attrs)
 
