@@ -96,8 +96,10 @@ class SeqlstmOptunaSweeper(Sweeper):
         from seqlstm.sweep.pruning import build_pruner
         from seqlstm.sweep.study import PRUNER_ATTR, absolute_url, open_storage
 
-        # heartbeats and fail_stale_trials are stable in use but still flagged experimental
+        # heartbeats and fail_stale_trials are stable in use but still flagged experimental, and
+        # this sweeper records the heartbeats that Study.optimize would (see study.heartbeat)
         warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+        warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
         self.storage_url = absolute_url(self.storage_url)
         for key, value in (("n_trials", self.n_trials), ("n_jobs", self.n_jobs)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
