@@ -19,6 +19,7 @@ from seqlstm.cli.evaluate import evaluate
 from seqlstm.cli.train import train
 from seqlstm.data import CharDataModule
 from seqlstm.data.windows import CoveringWindows
+from seqlstm.sweep.study import open_storage
 from tests.conftest import REPO_ROOT, run_cli
 
 pytestmark = pytest.mark.slow
@@ -127,8 +128,8 @@ def test_two_sweep_workers_share_one_study_and_a_killed_one_resumes(tmp_path, sm
         time.sleep(1)
         if not database.exists():
             continue
-        try:
-            study = optuna.load_study(study_name="shared", storage=storage)
+        try:  # open_storage takes the workers' lock: they may be creating the tables
+            study = optuna.load_study(study_name="shared", storage=open_storage(storage))
         except KeyError:
             continue
         if sum(t.state.is_finished() for t in study.get_trials(deepcopy=False)) >= 2:

@@ -96,8 +96,10 @@ class SeqlstmOptunaSweeper(Sweeper):
         from seqlstm.sweep.pruning import build_pruner
         from seqlstm.sweep.study import PRUNER_ATTR, absolute_url, open_storage
 
-        # heartbeats and fail_stale_trials are stable in use but still flagged experimental
+        # heartbeats and fail_stale_trials are stable in use but still flagged experimental, and
+        # this sweeper records the heartbeats that Study.optimize would (see study.heartbeat)
         warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+        warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
         self.storage_url = absolute_url(self.storage_url)
         for key, value in (("n_trials", self.n_trials), ("n_jobs", self.n_jobs)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -158,10 +160,10 @@ class SeqlstmOptunaSweeper(Sweeper):
         """Up to ``n_jobs`` new trials, while the study's budget lasts."""
         import optuna
 
-        from seqlstm.sweep.study import budget_lock, trial_budget_used
+        from seqlstm.sweep.study import sqlite_lock, trial_budget_used
 
         optuna.storages.fail_stale_trials(study)
-        with budget_lock(self.storage_url):
+        with sqlite_lock(self.storage_url):
             left = budget - trial_budget_used(study)
             batch = [study.ask(space) for _ in range(max(0, min(self.n_jobs, left)))]
         for trial in batch:

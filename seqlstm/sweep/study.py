@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+import sqlalchemy
 import yaml
 from optuna.trial import FrozenTrial, TrialState
 
@@ -35,12 +36,19 @@ def open_storage(url: str | None, heartbeat_interval: int | None = None,
         return None
     path = _sqlite_path(url)
     engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
-    try:
-        if path:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    def connect() -> optuna.storages.RDBStorage:
         return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs,
                                           heartbeat_interval=heartbeat_interval,
                                           grace_period=grace_period)
+
+    try:
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with sqlite_lock(url):  # workers starting together race to create the tables
+            try:
+                return connect()
+            except sqlalchemy.exc.IntegrityError:  # another database's worker just made them
+                return connect()
     except Exception as err:  # SQLAlchemy raises many kinds; all mean "cannot open"
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ConfigError(STORAGE_KEY, f"a database URL that opens ({reason})", url) from None
@@ -62,16 +70,17 @@ def open_study(name: str, storage: optuna.storages.BaseStorage | None, direction
 
 def trial_budget_used(study: optuna.Study) -> int:
     """Trials that count towards ``n_trials``: finished, running or waiting ones, and failures
-    of the job itself; not trials failed because their worker died (they are run again)."""
+    of the job itself; not trials failed because their worker died (new trials replace them)."""
     return sum(1 for t in study.get_trials(deepcopy=False)
                if t.state != TrialState.FAIL or ERROR_ATTR in t.user_attrs)
 
 
 @contextlib.contextmanager
-def budget_lock(url: str | None) -> Iterator[None]:
-    """Serialise "count the budget, then ask" among workers sharing a local sqlite file, so
-    they never start more than ``n_trials``. Other databases get no lock: at the very end
-    of a study, workers asking at the same instant may overshoot by one trial each."""
+def sqlite_lock(url: str | None) -> Iterator[None]:
+    """Serialise a step among workers sharing a local sqlite file: creating its tables, and
+    "count the budget, then ask" so that they never start more than ``n_trials``. Other
+    databases get no lock: at the very end of a study, workers asking at the same instant
+    may overshoot by one trial each."""
     path = _sqlite_path(url)
     if path is None:
         yield
