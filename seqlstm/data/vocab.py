@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from seqlstm.errors import DataError
@@ -36,6 +38,15 @@ class Vocabulary:
         chars = np.unique(codepoints(text))
         return cls([UNK] + [chr(c) for c in chars if c != ord(UNK)])
 
+    @classmethod
+    def from_pieces(cls, pieces: Iterable[str]) -> Vocabulary:
+        """:meth:`from_text` of the concatenated ``pieces``, reading one piece at a time."""
+        seen = np.zeros(MAX_CODEPOINT + 1, dtype=bool)
+        for piece in pieces:
+            seen[codepoints(piece)] = True
+        seen[ord(UNK)] = False
+        return cls([UNK] + [chr(c) for c in np.flatnonzero(seen)])
+
     def __len__(self) -> int:
         return len(self.tokens)
 
@@ -57,6 +68,21 @@ class Vocabulary:
                                 f" ({int(missing.sum())} occurrences)")
             ids[missing] = 0
         return ids.astype(self.dtype)
+
+    def encode_counting(self, text: str) -> tuple[np.ndarray, int]:
+        """Ids of ``text`` with unseen characters as id 0, and how many there were.
+
+        ASCII text (the common case) takes a fast path through a 128-entry table.
+        """
+        if text.isascii():
+            ids = self._lookup[:128][np.frombuffer(text.encode("ascii"), dtype=np.uint8)]
+        else:
+            ids = self._lookup[codepoints(text)]
+        missing = ids < 0
+        unknown = int(np.count_nonzero(missing))
+        if unknown:
+            ids[missing] = 0
+        return ids.astype(self.dtype), unknown
 
     def count_unknown(self, text: str) -> int:
         return int((self._lookup[codepoints(text)] < 0).sum())
