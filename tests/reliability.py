@@ -7,9 +7,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
+from seqlstm.cli.train import train
+from seqlstm.configs import config_dir
 from seqlstm.tasks import read_checkpoint
 
 
@@ -63,3 +68,21 @@ def assert_same_tensors(a: Any, b: Any) -> None:
         assert torch.equal(a, b)
     else:
         assert a == b
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A checkpoint of a tiny language model (trained once per test module)."""
+    root = tmp_path_factory.mktemp("trained")
+    text = root / "text.txt"
+    text.write_text("the cat saw the dog by the river.\n" * 40, encoding="utf-8")
+    overrides = [*tiny_run(text), "trainer.max_epochs=1", "data.windows_per_epoch=16"]
+    with initialize_config_dir(str(config_dir()), version_base="1.3"):
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.paths.root_dir = str(root)
+        cfg.paths.output_dir = str(root / "run")
+        cfg.hydra.runtime.output_dir = str(root / "run")
+    HydraConfig.instance().set_config(cfg)
+    train(cfg)
+    return root / "run" / "checkpoints" / "last.ckpt"
