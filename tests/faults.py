@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -35,3 +36,21 @@ class NanAtStep(LanguageModel):
         if self.training and self.global_step == self.nan_step:
             embedded = embedded * float("nan")
         return embedded
+
+
+class Payload:
+    """Unpickling this calls ``os.mkdir(marker)``: proof that code ran."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return os.mkdir, (str(self.marker),)
+
+
+def write_malicious(source: Path, path: Path, marker: Path) -> Path:
+    """Save the checkpoint at ``source`` again at ``path`` with a :class:`Payload` inside."""
+    checkpoint = torch.load(source, weights_only=True)
+    checkpoint["extra"] = Payload(marker)
+    torch.save(checkpoint, path)
+    return path

@@ -3,7 +3,6 @@ running it; class names inside checkpoints resolve only to allowed base classes.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -16,31 +15,18 @@ from seqlstm.errors import CheckpointError
 from seqlstm.tasks import load_task, read_checkpoint
 from seqlstm.tasks.checkpoint_io import SafeCheckpointIO
 from tests.conftest import run_cli
+from tests.faults import write_malicious
 from tests.reliability import compose_in, tiny_run, trained
 
 __all__ = ["trained"]  # the fixture, imported for pytest
 REFUSED = r"refused to load: the file holds objects that are not plain data"
 
 
-class Payload:
-    """Unpickling this calls ``os.mkdir(marker)``: proof that code ran."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return os.mkdir, (str(self.marker),)
-
-
 @pytest.fixture
 def malicious(trained: Path, tmp_path: Path) -> tuple[Path, Path]:
     """A real checkpoint with a payload added, and the marker the payload would create."""
     marker = tmp_path / "payload-ran"
-    checkpoint = torch.load(trained, weights_only=True)
-    checkpoint["extra"] = Payload(marker)
-    path = tmp_path / "evil.ckpt"
-    torch.save(checkpoint, path)
-    return path, marker
+    return write_malicious(trained, tmp_path / "evil.ckpt", marker), marker
 
 
 def test_the_payload_is_live(malicious):
