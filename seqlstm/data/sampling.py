@@ -8,6 +8,8 @@ from typing import Any
 import torch
 from torch.utils.data import Sampler
 
+BLOCK = 1 << 16
+
 
 class ResumableRandomSampler(Sampler[int]):
     """``num_samples`` random indices below ``num_items`` per epoch, drawn with replacement.
@@ -39,7 +41,8 @@ class ResumableRandomSampler(Sampler[int]):
         indices = torch.randint(self.num_items, (self.num_samples,), generator=generator)
         skip = self._resume[1] if self._resume and self._resume[0] == self.epoch else 0
         self._resume = None
-        yield from indices[skip:].tolist()
+        for block in indices[skip:].split(BLOCK):  # Python ints a block at a time
+            yield from block.tolist()
 
 
 def training_position(trainer: Any) -> dict[str, int]:
