@@ -69,11 +69,14 @@ def compose_train(tmp_path: Path) -> Callable[..., DictConfig]:
     return _compose
 
 
-def run_cli(module: str, *args: str, cwd: Path, check: bool = True,
-            timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run ``python -m seqlstm.cli.<module> args`` in ``cwd`` with this checkout importable."""
-    env = {**os.environ, "PYTHONPATH": f"{REPO_ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
-           "OMP_NUM_THREADS": "1", "HYDRA_FULL_ERROR": "0"}
+def run_cli(module: str, *args: str, cwd: Path, check: bool = True, timeout: float = 600,
+            extra_path: Path | None = None) -> subprocess.CompletedProcess:
+    """Run ``python -m seqlstm.cli.<module> args`` in ``cwd`` with this checkout (and
+    ``extra_path``) importable."""
+    paths = [str(REPO_ROOT), *([str(extra_path)] if extra_path else []),
+             os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths), "OMP_NUM_THREADS": "1",
+           "HYDRA_FULL_ERROR": "0"}
     result = subprocess.run([sys.executable, "-m", f"seqlstm.cli.{module}", *args], cwd=cwd,
                             env=env, capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:

@@ -204,7 +204,7 @@ class CharDataModule(L.LightningDataModule):
     def _generator(self) -> torch.Generator:
         """A loader's own generator (worker seeds), so that iterating a loader leaves torch's
         global random state, and with it dropout masks, untouched."""
-        return torch.Generator().manual_seed(self.sampler_seed)
+        return torch.Generator().manual_seed(self.sampler_seed % 2**63)
 
     def state_dict(self) -> dict[str, Any]:
         """The sampler seed and the training position, so a resumed fit continues the same

@@ -37,7 +37,7 @@ class ResumableRandomSampler(Sampler[int]):
         return self.num_samples
 
     def __iter__(self) -> Iterator[int]:
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        generator = torch.Generator().manual_seed((self.seed * 1_000_003 + self.epoch) % 2**63)
         indices = torch.randint(self.num_items, (self.num_samples,), generator=generator)
         skip = self._resume[1] if self._resume and self._resume[0] == self.epoch else 0
         self._resume = None
