@@ -80,6 +80,6 @@ def test_checkpoints_hold_plain_data_only(trained):
     checkpoint = read_checkpoint(trained)  # weights_only=True
     assert checkpoint["hyper_parameters"]["spec"]["vocab"][0] == "\ufffd"
     datamodule_state = checkpoint["CharDataModule"]
-    assert set(datamodule_state) == {"sampler_seed", "epoch", "batches"}
+    assert set(datamodule_state) == {"sampler_seed", "epoch", "batches", "world_size"}
     assert isinstance(checkpoint["datamodule_hyper_parameters"]["path"], str)
     assert isinstance(checkpoint["callbacks"], dict)

@@ -183,7 +183,8 @@ class CharDataModule(L.LightningDataModule):
         count = self.windows_per_epoch or len(self.ids["train"]) // self.seq_len
         sampler = ResumableRandomSampler(len(windows), count, self.sampler_seed)
         if self._resume_at:
-            sampler.resume(self._resume_at["epoch"], self._resume_at["batches"] * self.batch_size)
+            at = self._resume_at
+            sampler.resume(at["epoch"], at["batches"] * self.batch_size * at["world_size"])
             self._resume_at = {}
         return DataLoader(windows, batch_size=self.batch_size, sampler=sampler, drop_last=True,
                           num_workers=self.num_workers, generator=self._generator())
@@ -214,7 +215,7 @@ class CharDataModule(L.LightningDataModule):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.sampler_seed = int(state_dict["sampler_seed"])
         if "epoch" in state_dict:
-            self._resume_at = {"epoch": state_dict["epoch"], "batches": state_dict["batches"]}
+            self._resume_at = {"world_size": 1, **state_dict}
 
 
 def _check_positive(key: str, value: int) -> None:

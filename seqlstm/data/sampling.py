@@ -37,7 +37,8 @@ class ResumableRandomSampler(Sampler[int]):
         return self.num_samples
 
     def __iter__(self) -> Iterator[int]:
-        generator = torch.Generator().manual_seed((self.seed * 1_000_003 + self.epoch) % 2**63)
+        seed = (self.seed * 1_000_003 + self.epoch) % 2**63
+        generator = torch.Generator().manual_seed(seed)
         indices = torch.randint(self.num_items, (self.num_samples,), generator=generator)
         skip = self._resume[1] if self._resume and self._resume[0] == self.epoch else 0
         self._resume = None
@@ -46,9 +47,12 @@ class ResumableRandomSampler(Sampler[int]):
 
 
 def training_position(trainer: Any) -> dict[str, int]:
-    """Where a fit stands: the epoch and the batches of it already trained on (what a data
-    module's ``state_dict`` records so a mid-epoch checkpoint resumes with the next batch)."""
+    """Where a fit stands: the epoch, the batches of it each rank already trained on, and the
+    number of ranks (what a data module's ``state_dict`` records so that a mid-epoch checkpoint
+    resumes with the next batch). A sampler shared by ``world_size`` ranks, each taking every
+    ``world_size``-th index, skips ``batches * batch_size * world_size`` indices."""
     if trainer is None:
         return {}
     progress = trainer.fit_loop.epoch_loop.batch_progress.current
-    return {"epoch": int(trainer.current_epoch), "batches": int(progress.processed)}
+    return {"epoch": int(trainer.current_epoch), "batches": int(progress.processed),
+            "world_size": int(trainer.world_size)}
