@@ -96,3 +96,14 @@ def test_disk_full_fails_loudly_and_keeps_the_previous_checkpoint(tmp_path):
     assert path.read_bytes() == before
     assert read_checkpoint(path)["step"] == 1
     assert sorted(p.name for p in path.parent.iterdir()) == ["last.ckpt"]
+
+
+def test_sigusr1_saves_last_checkpoint_and_stops(compose_train, small_text, tmp_path):
+    run_dir = tmp_path / "usr1"
+    cfg = compose_in(compose_train, run_dir, *tiny_run(small_text),
+                     "+callbacks.fault._target_=tests.faults.SignalAt", "+callbacks.fault.step=9",
+                     f"+callbacks.fault.signum={int(signal.SIGUSR1)}")
+    with pytest.raises(SystemExit):  # Lightning's SIGTERMException, after the checkpoint
+        train(cfg)
+    assert read_checkpoint(run_dir / "checkpoints" / "last.ckpt")["global_step"] == 10
+    assert signal.getsignal(signal.SIGUSR1) == signal.SIG_DFL  # handler given back

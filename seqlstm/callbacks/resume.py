@@ -73,13 +73,20 @@ class PreemptionCheckpoint(L.Callback):
         self._requested = False
         self._previous: Any = None
 
-    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        if stage != "fit" or not hasattr(signal, "SIGUSR1"):
-            return
-        if signal.getsignal(signal.SIGUSR1) in (signal.SIG_DFL, None):
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # after Lightning's own signal set-up, which puts back what it found when the fit ends
+        if hasattr(signal, "SIGUSR1") and signal.getsignal(signal.SIGUSR1) in (signal.SIG_DFL,
+                                                                               None):
             self._previous = signal.signal(signal.SIGUSR1, self._on_signal)
 
-    def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._give_back_signal()
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule,
+                     exception: BaseException) -> None:
+        self._give_back_signal()  # an interrupted fit skips on_train_end
+
+    def _give_back_signal(self) -> None:
         if self._previous is not None:
             signal.signal(signal.SIGUSR1, self._previous)
             self._previous = None
