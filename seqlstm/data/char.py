@@ -133,35 +133,24 @@ class CharDataModule(L.LightningDataModule):
         names = [name for name in SPLITS if lengths[name]]
         if cache is not None and all(_npy(cache, n).exists() for n in names):
             return {name: np.load(_npy(cache, name), mmap_mode="r") for name in names}
-        dtype = self.vocab.dtype
-        arrays = {name: np.empty(lengths[name], dtype) for name in names} if cache is None \
-            else None
-        streams = {} if cache is None else {name: _NpyWriter(_npy(cache, name), lengths[name],
-                                                              dtype) for name in names}
+        sinks = {name: _ArrayWriter(lengths[name], self.vocab.dtype) if cache is None
+                 else _NpyWriter(_npy(cache, name), lengths[name], self.vocab.dtype)
+                 for name in names}
         unknown = dict.fromkeys(names, 0)
-        filled = dict.fromkeys(names, 0)
         try:
             for split, piece in split_pieces(iter_corpus(files), bounds):
-                name = SPLITS[split]
                 ids, missing = self.vocab.encode_counting(piece)
-                unknown[name] += missing
-                if arrays is not None:
-                    arrays[name][filled[name]: filled[name] + len(ids)] = ids
-                else:
-                    streams[name].write(ids)
-                filled[name] += len(ids)
-            for writer in streams.values():
-                writer.commit()
+                sinks[SPLITS[split]].write(ids)
+                unknown[SPLITS[split]] += missing
+            encoded = {name: sink.commit() for name, sink in sinks.items()}
         finally:
-            for writer in streams.values():
-                writer.discard()
+            for sink in sinks.values():
+                sink.discard()
         for name, count in unknown.items():
             if count:
                 log.warning("%s split: %d characters unseen in the vocabulary are scored as the "
                             "unknown token", name, count)
-        if arrays is not None:
-            return arrays
-        return {name: np.load(_npy(cache, name), mmap_mode="r") for name in names}
+        return encoded
 
     def _cache_file(self, files: list[Path], kind: str, *key: Any, suffix: str) -> Path | None:
         if self.cache_dir is None:
@@ -242,6 +231,23 @@ def _npy(stem: Path, split: str) -> Path:
     return stem.with_name(f"{stem.name}-{split}.npy")
 
 
+class _ArrayWriter:
+    """Fills an in-memory array piece by piece."""
+
+    def __init__(self, length: int, dtype: np.dtype) -> None:
+        self.array, self.filled = np.empty(length, dtype), 0
+
+    def write(self, ids: np.ndarray) -> None:
+        self.array[self.filled: self.filled + len(ids)] = ids
+        self.filled += len(ids)
+
+    def commit(self) -> np.ndarray:
+        return self.array
+
+    def discard(self) -> None:
+        """Nothing to clean up."""
+
+
 class _NpyWriter:
     """Writes a 1-D ``.npy`` file piece by piece through a temporary file that only
     :meth:`commit` renames into place (an interrupted encoding leaves no half file)."""
@@ -257,12 +263,15 @@ class _NpyWriter:
     def write(self, ids: np.ndarray) -> None:
         ids.tofile(self.stream)
 
-    def commit(self) -> None:
+    def commit(self) -> np.ndarray:
+        """Close, rename into place and return the file memory-mapped."""
         self.stream.close()
         self.stream = None
         self.tmp.replace(self.path)
+        return np.load(self.path, mmap_mode="r")
 
     def discard(self) -> None:
+        """Remove the temporary file unless :meth:`commit` ran."""
         if self.stream is not None:
             self.stream.close()
             self.tmp.unlink(missing_ok=True)
