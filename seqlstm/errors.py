@@ -30,3 +30,7 @@ class DataError(SeqlstmError, ValueError):
 
 class CheckpointError(SeqlstmError, ValueError):
     """A checkpoint cannot be used: unreadable, unsafe, or made for another task."""
+
+
+class NumericalError(SeqlstmError, ArithmeticError):
+    """A loss or gradient became NaN or infinite; the message names the step and the batch."""

@@ -12,6 +12,7 @@ from seqlstm.cli.entry import hydra_entry
 from seqlstm.cli.run import build_datamodule
 from seqlstm.errors import CheckpointError, ConfigError
 from seqlstm.tasks import SequenceTask, load_task
+from seqlstm.validation import validate_eval
 
 log = logging.getLogger(__name__)
 SPLITS = ("val", "test")
@@ -22,6 +23,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     (the vocabulary and other fitted state come from its spec, not from the files)."""
     if cfg.split not in SPLITS:
         raise ConfigError("split", f"one of {list(SPLITS)}", cfg.split)
+    validate_eval(cfg)
     task = load_task(cfg.ckpt_path, SequenceTask)
     data = dict(task.hparams.get("data") or {})
     if not data:

@@ -8,10 +8,12 @@ from omegaconf import DictConfig
 
 from seqlstm.cli.entry import hydra_entry
 from seqlstm.tasks import LanguageModel, load_task
+from seqlstm.validation import validate_generate
 
 
 def generate(cfg: DictConfig) -> list[str]:
     """``cfg.num_samples`` continuations of ``cfg.prompt`` (each includes the prompt)."""
+    validate_generate(cfg)
     model = load_task(cfg.ckpt_path, LanguageModel)
     samples = model.generate_text(cfg.prompt, cfg.length, num_samples=cfg.num_samples,
                                   seed=cfg.seed, temperature=cfg.temperature, top_k=cfg.top_k,

@@ -5,21 +5,35 @@ from __future__ import annotations
 from typing import Any
 
 import lightning as L
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning.pytorch.loggers import Logger
+from lightning.pytorch.plugins.io import CheckpointIO
 from omegaconf import DictConfig
 
 from seqlstm.configs import plain
 from seqlstm.distributed import check_launch, check_trainer_config
-from seqlstm.errors import ConfigError
+from seqlstm.errors import ConfigError, SeqlstmError
 from seqlstm.targets import qualified_name, resolve_class
+from seqlstm.tasks.checkpoint_io import SafeCheckpointIO
 
 
 def build_datamodule(data_cfg: DictConfig | dict[str, Any],
                      **overrides: Any) -> L.LightningDataModule:
     """Instantiate a data config after checking its ``_target_`` is a LightningDataModule."""
     resolve_class(data_cfg.get("_target_", ""), L.LightningDataModule, "data._target_")
-    return instantiate(data_cfg, **overrides, _convert_="all")
+    return instantiate_checked(data_cfg, **overrides, _convert_="all")
+
+
+def instantiate_checked(config: Any, **kwargs: Any) -> Any:
+    """Hydra's ``instantiate``, letting a constructor's :class:`SeqlstmError` through as itself
+    (Hydra wraps every exception in ``InstantiationException``, hiding the one-line message)."""
+    try:
+        return instantiate(config, **kwargs)
+    except InstantiationException as err:
+        if isinstance(err.__cause__, SeqlstmError):
+            raise err.__cause__ from None
+        raise
 
 
 def data_record(datamodule: L.LightningDataModule) -> dict[str, Any]:
@@ -37,9 +51,15 @@ def build_loggers(cfg: DictConfig | None) -> list[Logger]:
 
 
 def build_trainer(cfg: DictConfig, callbacks: list[L.Callback], loggers: list[Logger]) -> L.Trainer:
-    """The Trainer of ``cfg.trainer``, after checking its strategy and devices exist here."""
+    """The trainer of ``cfg.trainer``, after checking its strategy and devices exist here;
+    checkpoints go through :class:`SafeCheckpointIO` unless the config names another
+    checkpoint I/O plugin."""
     check_trainer_config(cfg.trainer)
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    plugins = list(instantiate(cfg.trainer.get("plugins")) or [])
+    if not any(isinstance(plugin, CheckpointIO) for plugin in plugins):
+        plugins.append(SafeCheckpointIO())
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
+                          plugins=plugins)
     check_launch(trainer)
     return trainer
 
@@ -48,4 +68,7 @@ def _build(entry: DictConfig, base: type, key: str) -> Any:
     if "_target_" not in entry:
         raise ConfigError(f"{key}._target_", "a class path", None)
     resolve_class(entry["_target_"], base, f"{key}._target_")
-    return instantiate(entry)
+    try:
+        return instantiate_checked(entry)
+    except ConfigError as err:
+        raise err.within(key) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -10,6 +11,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
 from seqlstm.cli.entry import hydra_entry
+from seqlstm.cli.resume import resolve_ckpt_path
 from seqlstm.cli.run import (
     build_callbacks,
     build_datamodule,
@@ -19,7 +21,8 @@ from seqlstm.cli.run import (
 )
 from seqlstm.configs import plain
 from seqlstm.errors import ConfigError
-from seqlstm.tasks import LanguageModel, SequenceTask, build_task
+from seqlstm.tasks import LanguageModel, SequenceTask, build_task, read_checkpoint
+from seqlstm.validation import validate_train
 
 log = logging.getLogger(__name__)
 
@@ -29,15 +32,20 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     Returns every logged metric as a float; validation values are read before testing.
     """
+    validate_train(cfg)
+    ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"),
+                                  Path(cfg.paths.log_dir) / cfg.task_name / "runs")
+    if ckpt_path:
+        read_checkpoint(ckpt_path)  # refuse a foreign or unsafe file before any heavy work
+    callbacks, loggers = build_callbacks(cfg.get("callbacks")), build_loggers(cfg.get("logger"))
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
     datamodule = build_datamodule(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")
     model = build_task(plain(cfg.model), datamodule.spec, data_record(datamodule))
-    trainer = build_trainer(cfg, build_callbacks(cfg.get("callbacks")),
-                            build_loggers(cfg.get("logger")))
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    trainer = build_trainer(cfg, callbacks, loggers)
+    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
     metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
     if cfg.get("test"):

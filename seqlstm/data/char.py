@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import IO, Any
 
 import lightning as L
 import numpy as np
+import torch
 from torch.utils.data import DataLoader
 
 from seqlstm.data.download import download
+from seqlstm.data.sampling import ResumableRandomSampler, training_position
 from seqlstm.data.spec import DataSpec
-from seqlstm.data.text import PathLike, read_corpus, resolve_paths
+from seqlstm.data.text import PathLike, iter_corpus, resolve_paths
 from seqlstm.data.vocab import Vocabulary
-from seqlstm.data.windows import CoveringWindows, RandomStarts, TokenWindows
+from seqlstm.data.windows import CoveringWindows, TokenWindows
 from seqlstm.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -29,6 +34,10 @@ class CharDataModule(L.LightningDataModule):
     the vocabulary is built on the training split alone, and each split is encoded once into a
     compact array (uint8 for up to 256 symbols), cached as ``.npy`` under ``cache_dir`` and
     memory-mapped. Training draws random windows; evaluation covers the whole split.
+
+    The files are streamed (a few MB at a time) through every pass: counting, the training
+    vocabulary and encoding, so with ``cache_dir`` set a corpus larger than RAM trains with the
+    ids on disk. The training window order is resumable mid-epoch (see :meth:`state_dict`).
 
     Args:
         path: a file, a folder (files matching ``pattern``) or a list of them.
@@ -72,6 +81,8 @@ class CharDataModule(L.LightningDataModule):
             windows_per_epoch, cache_dir, num_workers)
         self.vocab = Vocabulary(vocab) if vocab is not None else None
         self.ids: dict[str, np.ndarray] = {}
+        self.sampler_seed = torch.initial_seed()  # set by seed_everything
+        self._resume_at: dict[str, int] = {}
 
     def prepare_data(self) -> None:
         if self.url and isinstance(self.path, (str, Path)) and not Path(self.path).exists():
@@ -81,39 +92,72 @@ class CharDataModule(L.LightningDataModule):
         if self.ids:
             return
         files = resolve_paths(self.path, self.pattern)
-        text = read_corpus(files)
-        bounds = np.cumsum([0] + [round(f * len(text)) for f in self.split])
-        bounds[-1] = len(text)
-        texts = {name: text[bounds[i] : bounds[i + 1]] for i, name in enumerate(SPLITS)}
-        for name, part in texts.items():
-            if (name != "test" or self.split[2] > 0) and len(part) < self.seq_len + 1:
+        meta = self._corpus_meta(files)
+        bounds = np.cumsum([0] + [round(f * meta["chars"]) for f in self.split])
+        bounds[-1] = meta["chars"]
+        for i, name in enumerate(SPLITS):
+            length = int(bounds[i + 1] - bounds[i])
+            if (name != "test" or self.split[2] > 0) and length < self.seq_len + 1:
                 raise DataError(
                     f"{files[0] if len(files) == 1 else 'the corpus'}: the {name} split has "
-                    f"{len(part)} characters, fewer than one window (data.seq_len + 1 = "
+                    f"{length} characters, fewer than one window (data.seq_len + 1 = "
                     f"{self.seq_len + 1}); use more text or a smaller data.seq_len")
         if self.vocab is None:
-            self.vocab = Vocabulary.from_text(texts["train"])
-        for name, part in texts.items():
-            if part:
-                self.ids[name] = self._encode(name, part, files)
+            self.vocab = Vocabulary(meta["vocab"])
+        self.ids = self._encode(files, [int(b) for b in bounds])
 
-    def _encode(self, name: str, text: str, files: list[Path]) -> np.ndarray:
-        unknown = self.vocab.count_unknown(text)
-        if unknown:
-            log.warning("%s split: %d characters unseen in the vocabulary are scored as the "
-                        "unknown token", name, unknown)
+    def _corpus_meta(self, files: list[Path]) -> dict[str, Any]:
+        """The corpus length in characters and (unless given) the vocabulary of its training
+        split, from streamed passes; cached as JSON under ``cache_dir``."""
+        cache = self._cache_file(files, "corpus", self.split, suffix=".json")
+        if cache is not None and cache.exists():
+            meta = json.loads(cache.read_text(encoding="utf-8"))
+            if meta["vocab"] or self.vocab is not None:
+                return meta
+        chars = sum(len(piece) for piece in iter_corpus(files))
+        meta = {"chars": chars, "vocab": None}
+        if self.vocab is None:
+            train_end = round(self.split[0] * chars)
+            train = (piece for split, piece in
+                     split_pieces(iter_corpus(files), [0, train_end, chars]) if split == 0)
+            meta["vocab"] = Vocabulary.from_pieces(train).tokens
+        if cache is not None:
+            _write_atomic(cache, lambda out: out.write(json.dumps(meta).encode()))
+        return meta
+
+    def _encode(self, files: list[Path], bounds: list[int]) -> dict[str, np.ndarray]:
+        """Each split's ids: encoded piece by piece straight into an array (or a ``.npy`` file
+        under ``cache_dir``, memory-mapped), never holding the text and the ids at once."""
+        lengths = {name: bounds[i + 1] - bounds[i] for i, name in enumerate(SPLITS)}
+        cache = self._cache_file(files, "ids", self.split, self.vocab.tokens, suffix="")
+        names = [name for name in SPLITS if lengths[name]]
+        if cache is not None and all(_npy(cache, n).exists() for n in names):
+            return {name: np.load(_npy(cache, name), mmap_mode="r") for name in names}
+        sinks = {name: _ArrayWriter(lengths[name], self.vocab.dtype) if cache is None
+                 else _NpyWriter(_npy(cache, name), lengths[name], self.vocab.dtype)
+                 for name in names}
+        unknown = dict.fromkeys(names, 0)
+        try:
+            for split, piece in split_pieces(iter_corpus(files), bounds):
+                ids, missing = self.vocab.encode_counting(piece)
+                sinks[SPLITS[split]].write(ids)
+                unknown[SPLITS[split]] += missing
+            encoded = {name: sink.commit() for name, sink in sinks.items()}
+        finally:
+            for sink in sinks.values():
+                sink.discard()
+        for name, count in unknown.items():
+            if count:
+                log.warning("%s split: %d characters unseen in the vocabulary are scored as the "
+                            "unknown token", name, count)
+        return encoded
+
+    def _cache_file(self, files: list[Path], kind: str, *key: Any, suffix: str) -> Path | None:
         if self.cache_dir is None:
-            return self.vocab.encode(text, unknown="unk")
-        key = hashlib.sha256(
-            repr(([str(f.resolve()) for f in files], [f.stat().st_mtime_ns for f in files],
-                  self.split, self.vocab.tokens)).encode()).hexdigest()[:16]
-        cache = Path(self.cache_dir) / f"{name}-{key}.npy"
-        if not cache.exists():
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache.with_suffix(".tmp.npy")
-            np.save(tmp, self.vocab.encode(text, unknown="unk"))
-            tmp.replace(cache)
-        return np.load(cache, mmap_mode="r")
+            return None
+        stats = [(str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
+        digest = hashlib.sha256(repr((stats, *key)).encode()).hexdigest()[:16]
+        return Path(self.cache_dir) / f"{kind}-{digest}{suffix}"
 
     @property
     def spec(self) -> DataSpec:
@@ -126,9 +170,13 @@ class CharDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         windows = TokenWindows(self.ids["train"], self.seq_len)
         count = self.windows_per_epoch or len(self.ids["train"]) // self.seq_len
-        sampler = RandomStarts(len(windows), count)
+        sampler = ResumableRandomSampler(len(windows), count, self.sampler_seed)
+        if self._resume_at:
+            at = self._resume_at
+            sampler.resume(at["epoch"], at["batches"] * self.batch_size * at["world_size"])
+            self._resume_at = {}
         return DataLoader(windows, batch_size=self.batch_size, sampler=sampler, drop_last=True,
-                          num_workers=self.num_workers)
+                          num_workers=self.num_workers, generator=self._generator())
 
     def val_dataloader(self) -> DataLoader:
         return self._eval_loader("val")
@@ -140,9 +188,99 @@ class CharDataModule(L.LightningDataModule):
 
     def _eval_loader(self, name: str) -> DataLoader:
         return DataLoader(CoveringWindows(self.ids[name], self.seq_len),
-                          batch_size=self.batch_size, num_workers=self.num_workers)
+                          batch_size=self.batch_size, num_workers=self.num_workers,
+                          generator=self._generator())
+
+    def _generator(self) -> torch.Generator:
+        """A loader's own generator (worker seeds), so that iterating a loader leaves torch's
+        global random state, and with it dropout masks, untouched."""
+        return torch.Generator().manual_seed(self.sampler_seed % 2**63)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The sampler seed and the training position, so a resumed fit continues the same
+        window order from the next batch."""
+        return {"sampler_seed": self.sampler_seed, **training_position(self.trainer)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.sampler_seed = int(state_dict["sampler_seed"])
+        if "epoch" in state_dict:
+            self._resume_at = {"world_size": 1, **state_dict}
 
 
 def _check_positive(key: str, value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"data.{key}", "an integer >= 1", value)
+
+
+def split_pieces(pieces: Iterable[str], bounds: Sequence[int]) -> Iterator[tuple[int, str]]:
+    """Cut a stream of text pieces at the character offsets ``bounds`` (``[0, ..., total]``):
+    yields ``(split index, piece)`` with every piece inside one split, in order."""
+    position, split = 0, 0
+    for piece in pieces:
+        start = 0
+        while start < len(piece):
+            while position + start >= bounds[split + 1]:
+                split += 1
+            end = min(len(piece), bounds[split + 1] - position)
+            yield split, piece[start:end]
+            start = end
+        position += len(piece)
+
+
+def _npy(stem: Path, split: str) -> Path:
+    return stem.with_name(f"{stem.name}-{split}.npy")
+
+
+class _ArrayWriter:
+    """Fills an in-memory array piece by piece."""
+
+    def __init__(self, length: int, dtype: np.dtype) -> None:
+        self.array, self.filled = np.empty(length, dtype), 0
+
+    def write(self, ids: np.ndarray) -> None:
+        self.array[self.filled: self.filled + len(ids)] = ids
+        self.filled += len(ids)
+
+    def commit(self) -> np.ndarray:
+        return self.array
+
+    def discard(self) -> None:
+        """Nothing to clean up."""
+
+
+class _NpyWriter:
+    """Writes a 1-D ``.npy`` file piece by piece through a temporary file that only
+    :meth:`commit` renames into place (an interrupted encoding leaves no half file)."""
+
+    def __init__(self, path: Path, length: int, dtype: np.dtype) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path, self.tmp = path, path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        self.stream: IO[bytes] | None = open(self.tmp, "wb")  # noqa: SIM115 (closed in commit)
+        np.lib.format.write_array_header_1_0(self.stream, {
+            "descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False,
+            "shape": (length,)})
+
+    def write(self, ids: np.ndarray) -> None:
+        ids.tofile(self.stream)
+
+    def commit(self) -> np.ndarray:
+        """Close, rename into place and return the file memory-mapped."""
+        self.stream.close()
+        self.stream = None
+        self.tmp.replace(self.path)
+        return np.load(self.path, mmap_mode="r")
+
+    def discard(self) -> None:
+        """Remove the temporary file unless :meth:`commit` ran."""
+        if self.stream is not None:
+            self.stream.close()
+            self.tmp.unlink(missing_ok=True)
+            self.stream = None
+
+
+def _write_atomic(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as out:
+        write(out)
+    tmp.replace(path)

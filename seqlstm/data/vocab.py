@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from seqlstm.errors import DataError
@@ -29,12 +31,30 @@ class Vocabulary:
         self._lookup[points] = np.arange(1, len(self.tokens), dtype=np.int32)
         self._lookup[ord(UNK)] = 0
         self._strings = np.array(self.tokens)
+        # ASCII text is encoded with bytes.translate (C speed): ASCII ids are all < 129
+        ascii_ids = self._lookup[:128]
+        self._ascii_table = bytes(np.maximum(ascii_ids, 0).tolist()) + bytes(128)
 
     @classmethod
     def from_text(cls, text: str) -> Vocabulary:
         """The vocabulary of the distinct characters in ``text``, sorted by code point."""
         chars = np.unique(codepoints(text))
         return cls([UNK] + [chr(c) for c in chars if c != ord(UNK)])
+
+    @classmethod
+    def from_pieces(cls, pieces: Iterable[str]) -> Vocabulary:
+        """:meth:`from_text` of the concatenated ``pieces``, reading one piece at a time."""
+        seen = np.zeros(MAX_CODEPOINT + 1, dtype=bool)
+        for piece in pieces:
+            if piece.isascii():  # a sample, then only the bytes not seen yet (C speed)
+                raw = piece.encode("ascii")
+                seen[list(set(raw[:65536]))] = True
+                rest = raw[65536:].translate(None, bytes(np.flatnonzero(seen[:128]).tolist()))
+                seen[list(set(rest))] = True
+            else:
+                seen[codepoints(piece)] = True
+        seen[ord(UNK)] = False
+        return cls([UNK] + [chr(c) for c in np.flatnonzero(seen)])
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -57,6 +77,22 @@ class Vocabulary:
                                 f" ({int(missing.sum())} occurrences)")
             ids[missing] = 0
         return ids.astype(self.dtype)
+
+    def encode_counting(self, text: str) -> tuple[np.ndarray, int]:
+        """Ids of ``text`` with unseen characters as id 0, and how many there were.
+
+        ASCII text (the common case) takes a fast path through ``bytes.translate``.
+        """
+        if text.isascii():
+            mapped = text.encode("ascii").translate(self._ascii_table)  # unknown -> 0
+            ids = np.frombuffer(mapped, dtype=np.uint8)
+            return ids.astype(self.dtype, copy=False), mapped.count(0)
+        ids = self._lookup[codepoints(text)]
+        missing = ids < 0
+        unknown = int(np.count_nonzero(missing))
+        if unknown:
+            ids[missing] = 0
+        return ids.astype(self.dtype), unknown
 
     def count_unknown(self, text: str) -> int:
         return int((self._lookup[codepoints(text)] < 0).sum())

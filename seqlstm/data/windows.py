@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import torch
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import Dataset
 
 IGNORE_INDEX = -100
 
@@ -61,34 +59,3 @@ class CoveringWindows(Dataset):
         if already_scored > 0:
             targets[:already_scored] = IGNORE_INDEX
         return {"inputs": window[:-1], "targets": targets}
-
-
-class RandomStarts(Sampler[int]):
-    """``num_samples`` random indices (without replacement while they last) into ``size`` items.
-
-    The draw depends only on ``seed`` and the epoch, not on the global RNG, so every rank of a
-    distributed run draws the same list and Lightning's ``DistributedSamplerWrapper`` hands
-    each rank a disjoint share of it: an epoch covers ``num_samples`` windows in all, whatever
-    the world size. (A ``RandomSampler`` would be swapped for a ``DistributedSampler`` over
-    every start offset, an epoch about ``seq_len`` times longer.) The epoch advances on each
-    pass, or is set by :meth:`set_epoch` (Lightning calls it before each training epoch).
-    """
-
-    def __init__(self, size: int, num_samples: int, seed: int | None = None) -> None:
-        self.size, self.num_samples = size, num_samples
-        self.seed = torch.initial_seed() if seed is None else seed
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return self.num_samples
-
-    def __iter__(self) -> Iterator[int]:
-        generator = torch.Generator().manual_seed(self.seed + self.epoch)
-        self.epoch += 1
-        # without replacement, like RandomSampler: whole permutations, cut to num_samples
-        rounds = -(-self.num_samples // self.size)
-        starts = torch.cat([torch.randperm(self.size, generator=generator) for _ in range(rounds)])
-        return iter(starts[: self.num_samples].tolist())

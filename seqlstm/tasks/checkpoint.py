@@ -27,8 +27,9 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         first = str(err).strip().splitlines()[0]
         raise CheckpointError(f"{path}: refused to load: the file holds objects that are not "
                               f"plain data ({first})") from None
-    except (RuntimeError, EOFError, OSError) as err:
-        raise CheckpointError(f"{path}: not a readable checkpoint ({err})") from None
+    except Exception as err:  # torch.load fails in many ways on a file that is not one
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(err).__name__}: "
+                              f"{err})") from None
     if not isinstance(checkpoint, dict) or CHECKPOINT_TASK_KEY not in checkpoint:
         raise CheckpointError(f"{path}: not a seqlstm checkpoint (no '{CHECKPOINT_TASK_KEY}')")
     return checkpoint

@@ -1,0 +1,6 @@
+"""Lightning callbacks that keep runs safe: numerical faults, preemption, exact resume."""
+
+from seqlstm.callbacks.numerics import NumericsGuard
+from seqlstm.callbacks.resume import PreemptionCheckpoint, RandomState
+
+__all__ = ["NumericsGuard", "PreemptionCheckpoint", "RandomState"]

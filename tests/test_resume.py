@@ -1,0 +1,109 @@
+"""Crash-safe checkpoints and exact resume: SIGKILL and SIGTERM mid-epoch, then resume."""
+
+from __future__ import annotations
+
+import errno
+import signal
+from pathlib import Path
+
+import pytest
+
+from seqlstm.cli.resume import resolve_ckpt_path
+from seqlstm.cli.train import train
+from seqlstm.errors import CheckpointError
+from seqlstm.tasks import read_checkpoint
+from seqlstm.tasks.checkpoint_io import SafeCheckpointIO
+from tests.conftest import run_cli
+from tests.reliability import (
+    assert_same_tensors,
+    cli_args,
+    compose_in,
+    final_state,
+    tiny_run,
+    val_losses,
+)
+
+
+def killed_run(small_text: Path, run_dir: Path, step: int, signum: int) -> int:
+    """Run the training in a subprocess that gets ``signum`` at the start of global step
+    ``step``; returns its exit status."""
+    run_dir.mkdir()
+    result = run_cli("train", *cli_args(
+        small_text, run_dir, "+callbacks.fault._target_=tests.faults.SignalAt",
+        f"+callbacks.fault.step={step}", f"+callbacks.fault.signum={int(signum)}"),
+        cwd=run_dir.parent, check=False)
+    return result.returncode
+
+
+@pytest.mark.slow
+def test_killed_mid_epoch_resumes_to_the_same_weights(compose_train, small_text, tmp_path):
+    """12 steps over 2 epochs of 6; last.ckpt every 4 steps. SIGKILL at step 10 loses steps
+    8-9 (resume from the periodic step-8 checkpoint); SIGTERM during step 9 writes a checkpoint
+    after it (step 10). Both resumed runs end bitwise equal to the uninterrupted one."""
+    reference = tmp_path / "reference"
+    train(compose_in(compose_train, reference, *tiny_run(small_text)))
+    expected = final_state(reference)
+    assert expected["global_step"] == 12
+
+    cases = {"sigkill": (signal.SIGKILL, 10, -signal.SIGKILL, 8),
+             "sigterm": (signal.SIGTERM, 9, 0, 10)}
+    for name, (signum, at_step, returncode, saved_step) in cases.items():
+        killed = tmp_path / f"{name}-killed"
+        assert killed_run(small_text, killed, at_step, signum) == returncode
+        checkpoint = read_checkpoint(killed / "checkpoints" / "last.ckpt")
+        assert (checkpoint["global_step"], checkpoint["epoch"]) == (saved_step, 1), name
+        assert not list(killed.rglob("*.tmp"))  # no half-written file left behind
+
+        resumed = tmp_path / f"{name}-resumed"
+        train(compose_in(compose_train, resumed, *tiny_run(small_text), f"ckpt_path={killed}"))
+        ours = final_state(resumed)
+        assert ours["global_step"] == 12
+        assert_same_tensors(ours["state_dict"], expected["state_dict"])
+        assert_same_tensors(ours["optimizer"], expected["optimizer"])
+        assert val_losses(resumed)[1] == val_losses(reference)[1]
+
+
+def test_ckpt_path_last_finds_the_newest_run(tmp_path):
+    runs = tmp_path / "runs"
+    for name in ("a", "b"):
+        (runs / name / "checkpoints").mkdir(parents=True)
+        (runs / name / "checkpoints" / "last.ckpt").write_bytes(b"x")
+    newest = runs / "a" / "checkpoints" / "last.ckpt"
+    newest.touch()
+    assert resolve_ckpt_path("last", runs) == str(newest)
+    assert resolve_ckpt_path(str(runs / "b"), runs) == str(runs / "b/checkpoints/last.ckpt")
+    assert resolve_ckpt_path("auto", tmp_path / "none") is None
+    with pytest.raises(CheckpointError, match=r"ckpt_path=last: no run under .* has "
+                                              r"checkpoints/last\.ckpt"):
+        resolve_ckpt_path("last", tmp_path / "none")
+
+
+class FullDisk(SafeCheckpointIO):
+    """Writes half the checkpoint, then fails as a full disk does."""
+
+    def write(self, checkpoint, out):
+        out.write(b"PK\x03\x04 partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_disk_full_fails_loudly_and_keeps_the_previous_checkpoint(tmp_path):
+    path = tmp_path / "checkpoints" / "last.ckpt"
+    SafeCheckpointIO().save_checkpoint({"seqlstm_task": "x", "step": 1}, path)
+    before = path.read_bytes()
+    with pytest.raises(CheckpointError, match=r"last.ckpt: could not save the checkpoint "
+                                              r"\(No space left on device\); the previous file"):
+        FullDisk().save_checkpoint({"seqlstm_task": "x", "step": 2}, path)
+    assert path.read_bytes() == before
+    assert read_checkpoint(path)["step"] == 1
+    assert sorted(p.name for p in path.parent.iterdir()) == ["last.ckpt"]
+
+
+def test_sigusr1_saves_last_checkpoint_and_stops(compose_train, small_text, tmp_path):
+    run_dir = tmp_path / "usr1"
+    cfg = compose_in(compose_train, run_dir, *tiny_run(small_text),
+                     "+callbacks.fault._target_=tests.faults.SignalAt", "+callbacks.fault.step=9",
+                     f"+callbacks.fault.signum={int(signal.SIGUSR1)}")
+    with pytest.raises(SystemExit):  # Lightning's SIGTERMException, after the checkpoint
+        train(cfg)
+    assert read_checkpoint(run_dir / "checkpoints" / "last.ckpt")["global_step"] == 10
+    assert signal.getsignal(signal.SIGUSR1) == signal.SIG_DFL  # handler given back
