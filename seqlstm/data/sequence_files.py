@@ -139,16 +139,19 @@ def _read_csv(path: Path, target: str, columns: CsvColumns) -> LabelledSequences
         bad = values.isna()
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise DataError(f"{path}, line {row + 2}, column {name!r}: {frame[name].iloc[row]!r} "
-                            "is not a number")
+            raw = frame[name].iloc[row]
+            what = "an empty cell" if pd.isna(raw) else repr(str(raw))
+            raise DataError(f"{path}, line {row + 2}, column {name!r}: {what} is not a number "
+                            "(missing values are not supported)")
     ids, series, labels = [], [], []
     for seq_id, rows in frame.groupby(columns.id, sort=False):
         steps = rows[columns.step].to_numpy()
         if len(steps) > 1 and not (np.diff(steps) > 0).all():
             pos = 1 + int(np.flatnonzero(np.diff(steps) <= 0)[0])
+            step, before = steps[pos].item(), steps[pos - 1].item()
             raise DataError(f"{path}, line {int(rows.index[pos]) + 2}: sequence {seq_id!r} has "
-                            f"step {steps[pos]!r} after step {steps[pos - 1]!r}; steps must "
-                            "increase within a sequence")
+                            f"step {step!r} after step {before!r}; steps must increase within "
+                            "a sequence")
         ids.append(str(seq_id))
         series.append(rows[features].to_numpy(dtype=np.float32))
         if has_labels:

@@ -90,8 +90,8 @@ def read_ts(path: str | Path) -> TsData:
         if dims is None:
             dims = len(fields)
         if len(fields) != dims:
-            raise DataError(f"{path}, line {number}: {len(fields)} dimensions, expected {dims} "
-                            "(from @dimensions or the first series)")
+            raise DataError(f"{path}, line {number}: has {len(fields)} dimension(s), expected "
+                            f"{dims} (from @dimensions or the first series)")
         series.append(_parse_series(path, number, fields))
     if not series:
         raise DataError(f"{path}: no series after '@data' (line {data_start})")
