@@ -115,6 +115,8 @@ def test_class_weights_in_the_loss():
 
 
 @pytest.mark.parametrize(("options", "target", "message"), [
+    ({"pack": "yes"}, "class", "config key 'model.task_options.class.pack' must be true, "
+                               "false or null (pack only a bidirectional encoder), got 'yes'"),
     ({"pooling": "first"}, "class", "config key 'model.task_options.class.pooling' must be one "
                                     "of ['last', 'mean', 'max'], got 'first'"),
     ({"class_weights": [1, 2]}, "class", "config key 'model.task_options.class.class_weights' "
@@ -190,3 +192,23 @@ def test_classifier_learns_temporal_order(compose_train):
                         "logger=[]", "callbacks=none", "+trainer.enable_checkpointing=false")
     metrics = train(cfg)
     assert metrics["test/acc"] > 0.9
+
+
+@pytest.mark.parametrize("target", ["class", "step_class"])
+def test_unpacked_forward_encoder_gives_the_same_predictions(target):
+    cfg = model_cfg()
+    cfg["encoder"]["bidirectional"] = False
+    torch.manual_seed(0)
+    auto = build_task(cfg, spec(target)).eval()
+    cfg["task_options"][target] = {"pack": True}
+    packed = build_task(cfg, spec(target)).eval()
+    packed.load_state_dict(auto.state_dict())
+    assert not auto.packs and packed.packs
+    x = padded_batch()
+    with torch.no_grad():
+        a, b = auto(x, lengths=LENGTHS)[0], packed(x, lengths=LENGTHS)[0]
+    if target == "step_class":
+        valid = torch.arange(7) < LENGTHS[:, None]
+        a, b = a[valid], b[valid]
+    torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
+    assert build_task(model_cfg(), spec(target)).packs  # bidirectional: packed by default

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from seqlstm.data import SequenceDataModule
+from seqlstm.data.batches import LengthBuckets
 from seqlstm.data.sequences import natural_key, stratified_split
 from seqlstm.data.shipped import aeon_data_dir, aeon_file
 from seqlstm.errors import ConfigError, DataError
@@ -252,3 +253,16 @@ def test_japanese_vowels_module():
     assert dm.spec.extra["class_counts"] == [24] * 9
     assert dm.spec.labels == [str(i) for i in range(1, 10)]
     assert dm.splits["test"].inputs.shape == (370, 29, 12)
+
+
+def test_length_buckets_cover_every_sequence_once_with_little_padding():
+    lengths = torch.tensor(np.random.default_rng(0).integers(1, 100, 250))
+    sampler = LengthBuckets(lengths, batch_size=16, bucket_batches=4, seed=1)
+    first, second = list(sampler), list(sampler)
+    assert len(first) == len(sampler) == 16
+    assert sorted(i for batch in first for i in batch) == list(range(250))
+    assert first != second  # a new order every epoch
+    padding = sum(int(lengths[b].max() * len(b) - lengths[b].sum()) for b in first)
+    random_padding = sum(int(lengths[b].max() * len(b) - lengths[b].sum())
+                         for b in torch.arange(250).split(16))
+    assert padding < random_padding / 2

@@ -65,3 +65,31 @@ class PaddedSequences(Dataset):
 def keep_batch(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The collate function for datasets that gather whole batches themselves."""
     return batch
+
+
+class LengthBuckets(torch.utils.data.Sampler[list[int]]):
+    """Batches of sequences of similar length, in a seeded random order.
+
+    Sequences are shuffled, cut into chunks of ``batch_size * bucket_batches``, each chunk is
+    sorted by length and cut into batches, and the batches are shuffled: a batch carries little
+    padding, and every epoch still sees new batch compositions. Every sequence appears once.
+    """
+
+    def __init__(self, lengths: torch.Tensor, batch_size: int, bucket_batches: int = 50,
+                 seed: int = 0) -> None:
+        self.lengths, self.batch_size = lengths, batch_size
+        self.bucket_batches, self.seed, self.epoch = bucket_batches, seed, 0
+
+    def __len__(self) -> int:
+        return -(-len(self.lengths) // self.batch_size)
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        self.epoch += 1
+        order = torch.randperm(len(self.lengths), generator=generator)
+        batches = []
+        for chunk in order.split(self.batch_size * self.bucket_batches):
+            chunk = chunk[self.lengths[chunk].argsort(descending=True, stable=True)]
+            batches.extend(b.tolist() for b in chunk.split(self.batch_size))
+        for i in torch.randperm(len(batches), generator=generator).tolist():
+            yield batches[i]

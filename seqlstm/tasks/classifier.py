@@ -33,14 +33,24 @@ class LabelTask(SequenceTask):
     Args:
         class_weights: one positive weight per class, ``balanced`` (inverse class frequency
             from the data's ``spec.extra['class_counts']``) or None (all 1).
+        pack: give the encoder the batch's ``lengths`` so it packs the sequences. None (auto)
+            packs only for a bidirectional encoder: a forward-only encoder reads the padding
+            after the valid steps, so its outputs there are the same either way (pooling and
+            the loss skip padded steps), and on CPU a padded run trains several times faster
+            than a packed one (see docs/benchmarks.md).
         **kwargs: see :class:`SequenceTask`.
     """
 
     target_kind = ""
     option_key = ""
 
-    def __init__(self, *args: Any, class_weights: ClassWeights = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, class_weights: ClassWeights = None,
+                 pack: bool | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if pack not in (None, True, False):
+            raise ConfigError(f"model.task_options.{self.option_key}.pack",
+                              "true, false or null (pack only a bidirectional encoder)", pack)
+        self.packs = self.encoder.config.bidirectional if pack is None else pack
         if self.spec.target_kind != self.target_kind:
             raise ConfigError("data", f"a data module with '{self.target_kind}' targets for a "
                               f"{type(self).__name__}", self.spec.target_kind)
@@ -54,6 +64,15 @@ class LabelTask(SequenceTask):
                                                         ignore_index=IGNORE_INDEX)
         #: the confusion matrix ``(C, C)`` (rows: true class) of the last val/test epoch
         self.confusion_matrices: dict[str, torch.Tensor] = {}
+
+    def forward(self, inputs: torch.Tensor, state: HiddenState | None = None,
+                lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, HiddenState]:
+        features, state = self.features(inputs, state, lengths if self.packs else None)
+        return self.apply_head(features, lengths), state
+
+    def apply_head(self, features: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+        """Encoder features ``(B, T, D * H)`` -> logits."""
+        raise NotImplementedError
 
     def logits(self, outputs: torch.Tensor) -> torch.Tensor:
         """Outputs flattened to ``(N, C)`` rows, one per scored prediction."""
@@ -134,10 +153,8 @@ class Classifier(LabelTask):
         return PooledHead(self.encoder.output_size, self.spec.output_size, self.pooling,
                           self.encoder.config.num_directions)
 
-    def forward(self, inputs: torch.Tensor, state: HiddenState | None = None,
-                lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, HiddenState]:
-        features, state = self.features(inputs, state, lengths)  # (B, T, D * H)
-        return self.head(features, lengths), state  # (B, C)
+    def apply_head(self, features: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+        return self.head(features, lengths)  # (B, C)
 
 
 class Tagger(LabelTask):
@@ -148,6 +165,9 @@ class Tagger(LabelTask):
 
     def build_head(self) -> nn.Module:
         return StepHead(self.encoder.output_size, self.spec.output_size)
+
+    def apply_head(self, features: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+        return self.head(features)  # (B, T, C); padded steps are not scored
 
 
 def resolve_class_weights(weights: ClassWeights, num_classes: int,
