@@ -212,3 +212,32 @@ def test_unpacked_forward_encoder_gives_the_same_predictions(target):
         a, b = a[valid], b[valid]
     torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
     assert build_task(model_cfg(), spec(target)).packs  # bidirectional: packed by default
+
+
+@pytest.mark.slow
+def test_predict_from_a_checkpoint_alone(compose_train, tmp_path):
+    """Train on a CSV, delete it, and predict new sequences from the checkpoint's state."""
+    import lightning as L
+
+    from seqlstm.cli.run import build_datamodule
+    from seqlstm.cli.train import train
+    from seqlstm.tasks import load_task
+    from tests.conftest import FAST_WITH_CALLBACKS
+    from tests.test_matrix import toy_sequences
+
+    cfg = compose_train("model=bilstm", "data=sequences", f"data.path={toy_sequences(tmp_path)}",
+                        "data.batch_size=4", "model.encoder.hidden_size=8", "logger=[]",
+                        "~callbacks.lr_monitor",
+                        *FAST_WITH_CALLBACKS)
+    train(cfg)
+    (tmp_path / "sequences.csv").unlink()
+    task = load_task(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    new = tmp_path / "new.csv"
+    new.write_text("sequence,step,x,y\nu,0,1,2\nu,1,3,4\nv,0,5,6\n")
+    data = build_datamodule(task.hparams.data, fitted=task.spec.extra, predict_path=str(new))
+    outputs = L.Trainer(logger=False, enable_progress_bar=False).predict(task, datamodule=data)
+    table = data.format_predictions(outputs)
+    assert list(table.columns) == ["id", "predicted", "prob_a", "prob_b"]
+    assert table["id"].tolist() == ["u", "v"]
+    assert set(table["predicted"]) <= {"a", "b"}
+    assert (table[["prob_a", "prob_b"]].sum(axis=1) - 1).abs().max() < 1e-5

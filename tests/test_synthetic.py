@@ -139,3 +139,13 @@ def test_bad_settings(make, message):
     with pytest.raises(ConfigError) as err:
         make()
     assert str(err.value) == message
+
+
+@pytest.mark.parametrize("task", ["adding", "temporal_order", "copy"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_experiment_configs_compose(compose_train, task, cell):
+    cfg = compose_train(f"experiment={task}_{cell}")
+    assert cfg.task_name == f"{task}_{cell}"
+    assert cfg.model.encoder.cell == cell and cfg.data.length in (50, 100)
+    assert cfg.data._target_.endswith({"adding": "AddingProblem", "copy": "CopyTask",
+                                       "temporal_order": "TemporalOrder"}[task])
