@@ -96,7 +96,7 @@ def main() -> None:
     print(f"adding problem, T={args.length}: {args.steps} batches of {args.batch_size}, "
           f"hidden {args.hidden}, Adam lr {args.lr}, LSTM forget bias {args.forget_bias}, "
           f"{args.test_size} test sequences, 1 thread")
-    print(f"| cell | test MSE | MSE / baseline {BASELINE_MSE:.3f} | share |err| < 0.04 | "
+    print(f"| cell | test MSE | MSE / baseline {BASELINE_MSE:.3f} | share abs(err) < 0.04 | "
           "train time (s) |")
     print("|---|---|---|---|---|")
     for cell in args.cells.split(","):

@@ -100,7 +100,7 @@ def main() -> None:
                 packed = epoch_seconds(cell, True, train, loader, args)
                 print(f"| {cell} | {'train' if train else 'eval'} | {name} | {padded:.2f} | "
                       f"{packed:.2f} | {padded / packed:.2f}x |", flush=True)
-        print(f"max |packed - padded| at valid steps ({cell}): "
+        print(f"max abs(packed - padded) at valid steps ({cell}): "
               f"{max_difference(cell, loaders['random'], args):.1e}")
 
 if __name__ == "__main__":
