@@ -149,3 +149,18 @@ def test_experiment_configs_compose(compose_train, task, cell):
     assert cfg.model.encoder.cell == cell and cfg.data.length in (50, 100)
     assert cfg.data._target_.endswith({"adding": "AddingProblem", "copy": "CopyTask",
                                        "temporal_order": "TemporalOrder"}[task])
+
+
+def test_adding_predictions_table(tmp_path):
+    dm = AddingProblem(length=10, train_size=4, val_size=4, test_size=4)
+    inputs, _, _ = dm.split("test")
+    save_inputs(tmp_path / "new.npz", inputs[:3])
+    predict = AddingProblem(length=10, train_size=4, val_size=4, test_size=4,
+                            fitted={}, predict_path=str(tmp_path / "new.npz"))
+    predict.setup("predict")
+    mean = torch.tensor([0.5, 1.0, 1.5]).view(3, 1, 1)
+    table = predict.format_predictions([{"mean": mean[:2], "lower": mean[:2] - 0.1},
+                                        {"mean": mean[2:], "lower": mean[2:] - 0.1}])
+    assert list(table.columns) == ["id", "mean", "lower"]
+    assert table["mean"].tolist() == [0.5, 1.0, 1.5]
+    assert table["lower"].tolist() == pytest.approx([0.4, 0.9, 1.4])

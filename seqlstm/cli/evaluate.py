@@ -31,8 +31,6 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         overrides["batch_size"] = cfg.batch_size
     if task.spec.vocab is not None:
         overrides["vocab"] = task.spec.vocab
-    if "fitted" in data:  # scalers, label names...: the checkpoint's, never refitted
-        overrides["fitted"] = task.spec.extra
     datamodule = build_datamodule({**data, **overrides})
     trainer = L.Trainer(accelerator=cfg.trainer.accelerator, devices=cfg.trainer.devices,
                         logger=False, enable_checkpointing=False, enable_progress_bar=False)

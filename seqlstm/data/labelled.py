@@ -61,6 +61,8 @@ class PaddedDataModule(L.LightningDataModule):
         import pandas as pd
 
         spec = self.spec
+        if spec.target_kind == "real":
+            return self._format_real(outputs)
         if spec.target_kind not in ("class", "step_class"):
             raise DataError(f"format_predictions: no table for target kind "
                             f"'{spec.target_kind}' in {type(self).__name__}")
@@ -99,6 +101,28 @@ class PaddedDataModule(L.LightningDataModule):
                      else np.concatenate(self.predict_labels).tolist())
             table["label"] = truth
         return table
+
+    def _format_real(self, outputs: list[dict[str, torch.Tensor]]) -> Any:
+        """Real targets: one row per sequence; each output (``mean``, ``lower``, ``upper``)
+        ``(B, horizon, n)`` gives ``horizon * n`` columns."""
+        import pandas as pd
+
+        table = pd.DataFrame({"id": self.predict_ids})
+        for name in outputs[0] if outputs else ():
+            values = torch.cat([out[name].float().flatten(1).cpu() for out in outputs]).numpy()
+            if len(values) != len(self.predict_ids):
+                raise DataError(f"format_predictions: got {len(values)} predicted sequences "
+                                f"for {len(self.predict_ids)} in the predict data")
+            columns = _real_columns(name, self.spec.horizon, self.spec.output_size)
+            table = table.join(pd.DataFrame(values, columns=columns))
+        return table
+
+
+def _real_columns(name: str, horizon: int, width: int) -> list[str]:
+    """``mean`` for one value per sequence, else ``mean_h1_0``... (step of horizon, target)."""
+    if horizon == width == 1:
+        return [name]
+    return [f"{name}_h{h + 1}_{k}" for h in range(horizon) for k in range(width)]
 
 
 def check_int(key: str, value: Any, low: int) -> None:
