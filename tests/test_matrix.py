@@ -8,6 +8,7 @@ import pytest
 
 from seqlstm.cli.train import train
 from seqlstm.configs import config_dir
+from seqlstm.data.shipped import aeon_data_dir
 from tests.timeseries_data import sine
 
 MODELS = sorted(p.stem for p in (config_dir() / "model").glob("*.yaml"))
@@ -31,11 +32,37 @@ def data_overrides(name: str, small_text: Path, tmp_path: Path) -> list[str]:
         return ["data.lookback=11", "data.batch_size=8"]
     if name == "co2":
         return ["data.lookback=52", "data.batch_size=8"]
+    if name in ("japanese_vowels", "italy_power"):
+        if aeon_data_dir() is None:
+            pytest.skip(f"aeon is not installed: data={name} reads its shipped .ts files")
+        return ["data.batch_size=8"]
+    if name == "sequences":
+        return [f"data.path={toy_sequences(tmp_path)}", "data.batch_size=4"]
+    if name in SYNTHETIC:
+        return ["data.length=24", "data.train_size=32", "data.val_size=16", "data.test_size=16",
+                "data.batch_size=8", *SYNTHETIC[name]]
     return []
 
 
+#: the synthetic long-memory data configs and their extra small overrides
+SYNTHETIC = {"adding": [], "temporal_order": [], "copy": ["data.copy_length=3"],
+             "running_sign": []}
+
+
+def toy_sequences(tmp_path: Path) -> Path:
+    """A long-format CSV of 12 labelled sequences of 2 to 6 steps, 2 features."""
+    rows = [f"{seq},{step},{(seq * step) % 7},{step - seq},{'ab'[seq % 2]}"
+            for seq in range(12) for step in range(2 + seq % 5)]
+    path = tmp_path / "sequences.csv"
+    path.write_text("sequence,step,x,y,label\n" + "\n".join(rows) + "\n")
+    return path
+
+
 #: pairs that are refused on purpose, with the config key the error names
-REFUSED: dict[tuple[str, str], str] = {}
+REFUSED: dict[tuple[str, str], str] = {
+    ("bilstm", text): "model.encoder.bidirectional" for text in ("char", "pystdlib",
+                                                                 "tinyshakespeare")
+}
 
 
 @pytest.mark.parametrize("data", DATA)

@@ -3,17 +3,23 @@
 from seqlstm.nn.dropout import LockedDropout, embedding_dropout
 from seqlstm.nn.encoder import EncoderConfig, HiddenState, RecurrentEncoder, RecurrentLayer
 from seqlstm.nn.heads import StepHead, TiedDecoder
+from seqlstm.nn.pooling import POOLINGS, PooledHead, SequencePool, last_step, valid_mask
 from seqlstm.nn.state import detach_state, select_batch
 
 __all__ = [
+    "POOLINGS",
     "EncoderConfig",
     "HiddenState",
     "LockedDropout",
+    "PooledHead",
     "RecurrentEncoder",
     "RecurrentLayer",
+    "SequencePool",
     "StepHead",
     "TiedDecoder",
     "detach_state",
     "embedding_dropout",
+    "last_step",
     "select_batch",
+    "valid_mask",
 ]

@@ -11,11 +11,17 @@ from seqlstm.errors import ConfigError
 from seqlstm.targets import resolve_class
 from seqlstm.tasks.base import SequenceTask
 from seqlstm.tasks.checkpoint import load_task, read_checkpoint
+from seqlstm.tasks.classifier import Classifier, LabelTask, Tagger
 from seqlstm.tasks.forecaster import Forecaster
 from seqlstm.tasks.language_model import LanguageModel
 
 #: The task class for each spec ``target_kind``; other tasks register here.
-TASKS: dict[str, type[SequenceTask]] = {"next_token": LanguageModel, "real": Forecaster}
+TASKS: dict[str, type[SequenceTask]] = {
+    "next_token": LanguageModel,
+    "real": Forecaster,
+    "class": Classifier,
+    "step_class": Tagger,
+}
 
 
 def task_class(target: str, spec: DataSpec) -> type[SequenceTask]:
@@ -53,9 +59,12 @@ def build_task(model: Mapping[str, Any], spec: DataSpec,
 
 __all__ = [
     "TASKS",
+    "Classifier",
     "Forecaster",
+    "LabelTask",
     "LanguageModel",
     "SequenceTask",
+    "Tagger",
     "build_task",
     "load_task",
     "read_checkpoint",

@@ -27,6 +27,9 @@ class LanguageModel(SequenceTask):
     def __init__(self, *args: Any, tie_weights: bool = False, **kwargs: Any) -> None:
         self.tie_weights = tie_weights
         super().__init__(*args, **kwargs)
+        if self.encoder.config.bidirectional:
+            raise ConfigError("model.encoder.bidirectional", "false for a language model (a "
+                              "backward direction would read the tokens it predicts)", True)
         if self.spec.input_kind != "tokens" or self.spec.target_kind != "next_token":
             raise ConfigError("data", "a token data module with next-token targets for a "
                               "language model", f"{self.spec.input_kind}->{self.spec.target_kind}")

@@ -1,0 +1,130 @@
+"""The base of data modules whose splits are held in memory as :class:`PaddedSequences`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from seqlstm.data.batches import PaddedSequences, keep_batch
+from seqlstm.data.spec import DataSpec
+from seqlstm.errors import ConfigError, DataError
+
+
+class PaddedDataModule(L.LightningDataModule):
+    """Loaders over in-memory splits, and predictions turned into a table.
+
+    Subclasses fill :attr:`splits` (``train``, ``val``, ``test``, ``predict``) in ``setup``, set
+    :attr:`predict_ids` (one name per predicted sequence) and define :attr:`spec`.
+    """
+
+    def __init__(self, batch_size: int = 32, num_workers: int = 0) -> None:
+        super().__init__()
+        check_int("batch_size", batch_size, 1)
+        self.batch_size, self.num_workers = batch_size, num_workers
+        self.splits: dict[str, PaddedSequences] = {}
+        self.predict_ids: list[str] = []
+        self.predict_labels: list[Any] | None = None
+
+    @property
+    def spec(self) -> DataSpec:
+        raise NotImplementedError
+
+    def _loader(self, name: str, shuffle: bool = False) -> DataLoader:
+        if name not in self.splits:
+            raise RuntimeError(f"call setup() before asking for the {name} loader")
+        return DataLoader(self.splits[name], batch_size=self.batch_size, shuffle=shuffle,
+                          collate_fn=keep_batch, num_workers=self.num_workers)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test")
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader("predict")
+
+    def format_predictions(self, outputs: list[dict[str, torch.Tensor]]) -> Any:
+        """A pandas DataFrame of the ``predict_step`` outputs of :meth:`predict_dataloader`.
+
+        ``class``: one row per sequence (``id``, ``predicted``, ``prob_<label>`` for each label,
+        and ``label`` when the predict file had labels). ``step_class``: one row per valid step
+        (``id``, ``step``, then the same columns).
+        """
+        import pandas as pd
+
+        spec = self.spec
+        if spec.target_kind == "real":
+            return self._format_real(outputs)
+        if spec.target_kind not in ("class", "step_class"):
+            raise DataError(f"format_predictions: no table for target kind "
+                            f"'{spec.target_kind}' in {type(self).__name__}")
+        labels = spec.labels or [str(i) for i in range(spec.output_size)]
+        names = np.array(labels, dtype=object)
+        rows: dict[str, list[Any]] = {"id": []}
+        if spec.target_kind == "step_class":
+            rows["step"] = []
+        rows["predicted"] = []
+        probs: list[np.ndarray] = []
+        sequence = 0
+        for out in outputs:
+            classes, p = out["class"].cpu().numpy(), out["probs"].float().cpu().numpy()
+            for b in range(classes.shape[0]):
+                seq_id = self.predict_ids[sequence]
+                sequence += 1
+                if spec.target_kind == "class":
+                    rows["id"].append(seq_id)
+                    rows["predicted"].append(names[classes[b]])
+                    probs.append(p[b][None])
+                    continue
+                length = int(out["lengths"][b]) if "lengths" in out else classes.shape[1]
+                rows["id"].extend([seq_id] * length)
+                rows["step"].extend(range(length))
+                rows["predicted"].extend(names[classes[b, :length]])
+                probs.append(p[b, :length])
+        if sequence != len(self.predict_ids):
+            raise DataError(f"format_predictions: got {sequence} predicted sequences for "
+                            f"{len(self.predict_ids)} in the predict data")
+        table = pd.DataFrame(rows)
+        stacked = np.concatenate(probs) if probs else np.zeros((0, len(labels)))
+        for i, label in enumerate(labels):
+            table[f"prob_{label}"] = stacked[:, i]
+        if self.predict_labels is not None:
+            truth = (self.predict_labels if spec.target_kind == "class"
+                     else np.concatenate(self.predict_labels).tolist())
+            table["label"] = truth
+        return table
+
+    def _format_real(self, outputs: list[dict[str, torch.Tensor]]) -> Any:
+        """Real targets: one row per sequence; each output (``mean``, ``lower``, ``upper``)
+        ``(B, horizon, n)`` gives ``horizon * n`` columns."""
+        import pandas as pd
+
+        table = pd.DataFrame({"id": self.predict_ids})
+        for name in outputs[0] if outputs else ():
+            values = torch.cat([out[name].float().flatten(1).cpu() for out in outputs]).numpy()
+            if len(values) != len(self.predict_ids):
+                raise DataError(f"format_predictions: got {len(values)} predicted sequences "
+                                f"for {len(self.predict_ids)} in the predict data")
+            columns = _real_columns(name, self.spec.horizon, self.spec.output_size)
+            table = table.join(pd.DataFrame(values, columns=columns))
+        return table
+
+
+def _real_columns(name: str, horizon: int, width: int) -> list[str]:
+    """``mean`` for one value per sequence, else ``mean_h1_0``... (step of horizon, target)."""
+    if horizon == width == 1:
+        return [name]
+    return [f"{name}_h{h + 1}_{k}" for h in range(horizon) for k in range(width)]
+
+
+def check_int(key: str, value: Any, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(f"data.{key}", f"an integer >= {low}", value)
