@@ -20,6 +20,8 @@ def statsmodels_csv(name: str) -> str:
     if not path.is_file():
         raise DataError(f"statsmodels at {path.parents[2]} ships no dataset '{name}' ({path} "
                         "is absent)")
+    return str(path)
+
 def aeon_data_dir() -> Path | None:
     """The ``aeon/datasets/data`` folder of an installed aeon wheel, found without importing
     aeon; None when aeon is not installed."""
