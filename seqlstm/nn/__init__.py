@@ -3,7 +3,7 @@
 from seqlstm.nn.dropout import LockedDropout, embedding_dropout
 from seqlstm.nn.encoder import EncoderConfig, HiddenState, RecurrentEncoder, RecurrentLayer
 from seqlstm.nn.heads import StepHead, TiedDecoder
-from seqlstm.nn.state import detach_state, select_batch
+from seqlstm.nn.state import detach_state, reset_rows, select_batch
 
 __all__ = [
     "EncoderConfig",
@@ -15,5 +15,6 @@ __all__ = [
     "TiedDecoder",
     "detach_state",
     "embedding_dropout",
+    "reset_rows",
     "select_batch",
 ]

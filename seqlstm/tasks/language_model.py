@@ -11,7 +11,7 @@ from torchmetrics import MetricCollection
 from seqlstm.data.vocab import Vocabulary
 from seqlstm.data.windows import IGNORE_INDEX
 from seqlstm.errors import ConfigError, DataError
-from seqlstm.nn import HiddenState, StepHead, TiedDecoder
+from seqlstm.nn import StepHead, TiedDecoder
 from seqlstm.tasks.base import Batch, SequenceTask
 from seqlstm.tasks.metrics import BitsPerCharacter, Perplexity
 
@@ -79,11 +79,6 @@ class LanguageModel(SequenceTask):
             next_logits, state = self.step(token, state)
         self.train(was_training)
         return torch.cat(tokens, dim=1) if tokens else prompt.new_empty(prompt.size(0), 0)
-
-    def step(self, token: torch.Tensor, state: HiddenState) -> tuple[torch.Tensor, HiddenState]:
-        """One recurrent step: ``(B, 1)`` ids -> ``(B, V)`` logits and the new state."""
-        logits, state = self(token, state)
-        return logits[:, -1], state
 
     def generate_text(self, prompt: str, length: int, num_samples: int = 1,
                       seed: int | None = None, **sampling: Any) -> list[str]:
