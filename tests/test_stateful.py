@@ -220,6 +220,7 @@ def test_ddp_two_cpu_processes_read_disjoint_shards(small_text, tmp_path):
     run_cli(
         "train", "data=char", f"data.path={small_text}", "data.stateful=true", "data.seq_len=16",
         "data.batch_size=2", "model.encoder.hidden_size=16", "trainer.max_epochs=1",
+        "+trainer.limit_train_batches=6",
         "+trainer.strategy=ddp_spawn", "trainer.devices=2", "trainer.accelerator=cpu",
         "trainer.enable_progress_bar=false", "~callbacks.rich_progress_bar",
         "+callbacks.record._target_=tests.probes.RecordStreams",
@@ -241,4 +242,5 @@ def test_ddp_two_cpu_processes_read_disjoint_shards(small_text, tmp_path):
     files = sorted(str(p.relative_to(runs[0])) for p in runs[0].rglob("*") if p.is_file())
     assert not [f for f in files if "rank" in f or f.startswith(".pl_hydra")]
     assert sum(f.endswith(".ckpt") for f in files) == 2 and "csv/metrics.csv" in files
+    assert "val/loss" in (runs[0] / "csv" / "metrics.csv").read_text().splitlines()[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["logs", "probe", "small.txt"]
