@@ -85,6 +85,10 @@ class LanguageModel(SequenceTask):
         """``num_samples`` continuations of ``prompt`` (at least one character)."""
         if not prompt:
             raise DataError("the prompt is empty; give at least one character to start from")
+        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
+            raise ConfigError("num_samples", "an integer >= 1", num_samples)
+        if isinstance(length, bool) or not isinstance(length, int) or length < 0:
+            raise ConfigError("length", "an integer >= 0", length)
         vocabulary = self.vocabulary
         try:
             ids = vocabulary.encode(prompt, unknown="error")
