@@ -1,13 +1,17 @@
-"""Small helpers that tests load by ``_target_`` path (so they work in subprocesses too)."""
+"""Test helpers: classes runs load by ``_target_`` path (so they work in subprocesses too),
+and running a console script in this process."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+import pytest
 import torch
 from torch import nn
 
@@ -15,10 +19,22 @@ from seqlstm.nn import StepHead
 from seqlstm.tasks import SequenceTask
 
 
+def run_main(module, *overrides: str, cwd) -> str:
+    """Run a console script's ``main`` in this process; returns its ``error:`` line (exit 2)."""
+    with pytest.MonkeyPatch.context() as patch, pytest.raises(SystemExit) as exit_info:
+        patch.chdir(cwd)
+        patch.setattr(sys, "argv", [module.__name__, *overrides, "hydra.output_subdir=null",
+                                    f"hydra.run.dir={cwd}", "hydra/job_logging=disabled"])
+        stderr = io.StringIO()
+        patch.setattr(sys, "stderr", stderr)
+        module.main()
+    assert exit_info.value.code == 2
+    return stderr.getvalue().strip().splitlines()[-1]
+
+
 class RecordStreams(L.Callback):
-    """Writes, per rank, the split offsets of every training batch row to ``<folder>/rankN.json``
-    and the files that existed under the run's output folder when training ended on that rank.
-    ``folder`` must lie outside the run's output folder."""
+    """Writes, per rank, the split span ``[start, stop)`` of every row of every training batch
+    to ``<folder>/rankN.json``; ``folder`` must lie outside the run's output folder."""
 
     def __init__(self, folder: str) -> None:
         self.folder = Path(folder)

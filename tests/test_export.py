@@ -15,7 +15,7 @@ from seqlstm.export import StepModule, export, export_onnx
 from seqlstm.tasks import LanguageModel
 from tests.checkpoints import tagger, tiny_lm_checkpoint
 from tests.conftest import run_cli
-from tests.test_generate import run_main
+from tests.probes import run_main
 
 STEPS = 50
 ENCODERS = {

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import sys
-
 import pytest
 import torch
 
@@ -12,6 +9,7 @@ from seqlstm.tasks import load_task
 from seqlstm.tasks.language_model import sample_next
 from tests.checkpoints import tagger_checkpoint, tiny_lm_checkpoint
 from tests.conftest import run_cli
+from tests.probes import run_main
 
 
 @pytest.fixture(scope="module")
@@ -76,19 +74,6 @@ def test_generate_cli_prints_prompt_and_samples(checkpoint, tmp_path):
     samples = result.stdout.rstrip("\n").split("\n\n")
     assert len(samples) == 2 and all(s.startswith("the") and len(s) == 15 for s in samples)
     assert (tmp_path / "out.txt").read_text() == result.stdout
-
-
-def run_main(module, *overrides: str, cwd) -> str:
-    """Run a console script's ``main`` in this process; returns its ``error:`` line (exit 2)."""
-    with pytest.MonkeyPatch.context() as patch, pytest.raises(SystemExit) as exit_info:
-        patch.chdir(cwd)
-        patch.setattr(sys, "argv", [module.__name__, *overrides, "hydra.output_subdir=null",
-                                    f"hydra.run.dir={cwd}", "hydra/job_logging=disabled"])
-        stderr = io.StringIO()
-        patch.setattr(sys, "stderr", stderr)
-        module.main()
-    assert exit_info.value.code == 2
-    return stderr.getvalue().strip().splitlines()[-1]
 
 
 def test_bad_temperature_is_one_line_and_exit_2(checkpoint, tmp_path):
