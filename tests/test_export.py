@@ -140,6 +140,7 @@ def test_projected_lstm_is_refused_for_onnx_but_scripts(tmp_path):
     assert (outputs - expected).abs().max() < 1e-5
 
 
+@pytest.mark.slow
 def test_export_cli_writes_onnx_torchscript_and_metadata(tmp_path):
     ckpt = tiny_lm_checkpoint(tmp_path / "lm", num_layers=2)
     result = run_cli("export", f"ckpt_path={ckpt}", f"output_dir={tmp_path / 'out'}",

@@ -67,6 +67,7 @@ def test_samples_share_one_batch_and_each_new_token_is_one_step(model):
     assert calls == [(3, 7)] + [(3, 1)] * 25  # the prompt once, then one step per token
 
 
+@pytest.mark.slow
 def test_generate_cli_prints_prompt_and_samples(checkpoint, tmp_path):
     result = run_cli("generate", f"ckpt_path={checkpoint}", "prompt=the", "length=12",
                      "num_samples=2", "seed=5", "top_k=3", "top_p=0.9",
@@ -76,6 +77,7 @@ def test_generate_cli_prints_prompt_and_samples(checkpoint, tmp_path):
     assert (tmp_path / "out.txt").read_text() == result.stdout
 
 
+@pytest.mark.slow
 def test_bad_temperature_is_one_line_and_exit_2(checkpoint, tmp_path):
     result = run_cli("generate", f"ckpt_path={checkpoint}", "temperature=0", cwd=tmp_path,
                      check=False)
@@ -99,6 +101,7 @@ def test_bad_generation_input_is_one_line_and_exit_2(checkpoint, tmp_path, overr
     assert error == f"error: {message}"
 
 
+@pytest.mark.slow
 def test_generate_refuses_a_checkpoint_of_another_task(tmp_path):
     ckpt = tagger_checkpoint(tmp_path)
     result = run_cli("generate", f"ckpt_path={ckpt}", cwd=tmp_path, check=False)

@@ -58,7 +58,7 @@ class LanguageModel(SequenceTask):
             raise DataError("this model's data spec carries no vocabulary")
         return Vocabulary(self.spec.vocab)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def generate(self, prompt: torch.Tensor, length: int, temperature: float = 1.0,
                  top_k: int | None = None, top_p: float | None = None,
                  generator: torch.Generator | None = None) -> torch.Tensor:
