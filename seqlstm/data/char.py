@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader
 from seqlstm.data.download import download
 from seqlstm.data.sampling import ResumableRandomSampler, training_position
 from seqlstm.data.spec import DataSpec
+from seqlstm.data.streams import StreamBatches
 from seqlstm.data.text import PathLike, iter_corpus, resolve_paths
 from seqlstm.data.vocab import Vocabulary
 from seqlstm.data.windows import CoveringWindows, TokenWindows
@@ -39,6 +40,11 @@ class CharDataModule(L.LightningDataModule):
     vocabulary and encoding, so with ``cache_dir`` set a corpus larger than RAM trains with the
     ids on disk. The training window order is resumable mid-epoch (see :meth:`state_dict`).
 
+    With ``stateful=True`` (truncated BPTT, see ``docs/stateful.md``) training instead reads
+    ``batch_size`` contiguous streams whose consecutive batches continue each other, and
+    validation and test read each split (each rank's shard of it) as one stream, so a model
+    that carries its hidden state scores every character with the whole text before it.
+
     Args:
         path: a file, a folder (files matching ``pattern``) or a list of them.
         seq_len: steps per window (truncated-BPTT length).
@@ -48,6 +54,7 @@ class CharDataModule(L.LightningDataModule):
         url, sha256: where to fetch ``path`` when it is missing (a single file).
         windows_per_epoch: training windows per epoch (default: train length / seq_len).
         cache_dir: where encoded splits are cached (None: keep them in memory).
+        stateful: contiguous streams instead of independent windows (see above).
     """
 
     def __init__(
@@ -63,6 +70,7 @@ class CharDataModule(L.LightningDataModule):
         windows_per_epoch: int | None = None,
         cache_dir: str | None = None,
         num_workers: int = 0,
+        stateful: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -70,6 +78,9 @@ class CharDataModule(L.LightningDataModule):
         _check_positive("batch_size", batch_size)
         if windows_per_epoch is not None:
             _check_positive("windows_per_epoch", windows_per_epoch)
+            if stateful:
+                raise ConfigError("data.windows_per_epoch", "null with data.stateful=true (an "
+                                  "epoch is one pass over the streams)", windows_per_epoch)
         split = list(split)
         if len(split) != 3 or any(f < 0 for f in split) or split[0] <= 0 or split[1] <= 0 \
                 or abs(sum(split) - 1) > 1e-6:
@@ -83,6 +94,7 @@ class CharDataModule(L.LightningDataModule):
         self.ids: dict[str, np.ndarray] = {}
         self.sampler_seed = torch.initial_seed()  # set by seed_everything
         self._resume_at: dict[str, int] = {}
+        self.stateful = stateful
 
     def prepare_data(self) -> None:
         if self.url and isinstance(self.path, (str, Path)) and not Path(self.path).exists():
@@ -168,6 +180,8 @@ class CharDataModule(L.LightningDataModule):
                         output_size=size, vocab=self.vocab.tokens)
 
     def train_dataloader(self) -> DataLoader:
+        if self.stateful:
+            return self._stream_loader("train", self.batch_size, equal_shards=True)
         windows = TokenWindows(self.ids["train"], self.seq_len)
         count = self.windows_per_epoch or len(self.ids["train"]) // self.seq_len
         sampler = ResumableRandomSampler(len(windows), count, self.sampler_seed)
@@ -187,9 +201,28 @@ class CharDataModule(L.LightningDataModule):
         return self._eval_loader("test")
 
     def _eval_loader(self, name: str) -> DataLoader:
+        if self.stateful:
+            return self._stream_loader(name, 1, equal_shards=False)
         return DataLoader(CoveringWindows(self.ids[name], self.seq_len),
                           batch_size=self.batch_size, num_workers=self.num_workers,
                           generator=self._generator())
+
+    def _stream_loader(self, name: str, num_streams: int, equal_shards: bool) -> DataLoader:
+        """Split ``name`` as ``num_streams`` streams inside this rank's contiguous shard."""
+        trainer = self.trainer
+        rank, world_size = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
+        ids = self.ids[name]
+        try:
+            streams = StreamBatches(ids[:-1], ids[1:], num_streams, self.seq_len, rank=rank,
+                                    world_size=world_size, equal_shards=equal_shards)
+        except DataError as err:
+            raise DataError(f"{name} split: {err}; use more text or a smaller data.batch_size"
+                            ) from None
+        if streams.unread:
+            log.info("%s split: stateful batches leave the last %d of %d steps unread (%d ranks "
+                     "x %d streams of %d steps)", name, streams.unread, len(ids) - 1, world_size,
+                     num_streams, streams.stream_len)
+        return DataLoader(streams, batch_size=None, num_workers=self.num_workers)
 
     def _generator(self) -> torch.Generator:
         """A loader's own generator (worker seeds), so that iterating a loader leaves torch's

@@ -5,6 +5,7 @@ from seqlstm.nn.encoder import EncoderConfig, HiddenState, RecurrentEncoder, Rec
 from seqlstm.nn.heads import StepHead, TiedDecoder
 from seqlstm.nn.pooling import POOLINGS, PooledHead, SequencePool, last_step, valid_mask
 from seqlstm.nn.state import detach_state, select_batch
+from seqlstm.nn.state import detach_state, reset_rows, select_batch
 
 __all__ = [
     "POOLINGS",
@@ -20,6 +21,7 @@ __all__ = [
     "detach_state",
     "embedding_dropout",
     "last_step",
+    "reset_rows",
     "select_batch",
     "valid_mask",
 ]

@@ -23,6 +23,9 @@ from seqlstm.nn.dropout import make_dropout
 HiddenState = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
 CELLS: dict[str, type[nn.RNNBase]] = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+#: fused one-step kernels: a (B, 1, F) input skips the sequence kernel's per-call set-up
+#: (oneDNN re-packs the weights on every call), which dominates when generating one step at a time
+STEP_KERNELS = {"lstm": torch.lstm_cell, "gru": torch.gru_cell, "rnn": torch.rnn_tanh_cell}
 DROPOUT_KINDS = ("standard", "locked")
 
 
@@ -100,6 +103,8 @@ class RecurrentLayer(nn.Module):
                            bidirectional=config.bidirectional, **kwargs)
         self.weight_drop = config.weight_drop
         self.is_lstm = config.cell == "lstm"
+        self.step_kernel = (STEP_KERNELS[config.cell]
+                            if not config.bidirectional and not config.proj_size else None)
         self._reset_parameters()
 
     def _reset_parameters(self) -> None:
@@ -121,6 +126,9 @@ class RecurrentLayer(nn.Module):
     def forward(self, x: torch.Tensor, state: HiddenState | None,
                 lengths: torch.Tensor | None) -> tuple[torch.Tensor, HiddenState]:
         # x: (B, T, F) -> out: (B, T, D * H)
+        if (x.size(1) == 1 and lengths is None and self.step_kernel is not None
+                and not (self.training and self.weight_drop > 0)):
+            return self._one_step(x, state)
         total_length = x.size(1)
         inputs: Any = x
         if lengths is not None:
@@ -134,6 +142,20 @@ class RecurrentLayer(nn.Module):
         if lengths is not None:
             out, _ = pad_packed_sequence(out, batch_first=True, total_length=total_length)
         return out, state
+
+    def _one_step(self, x: torch.Tensor, state: HiddenState | None) -> tuple[torch.Tensor,
+                                                                                HiddenState]:
+        """One step of a unidirectional layer with the fused cell kernel (same numbers)."""
+        rnn = self.rnn
+        weights = (rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0)
+        if state is None:
+            zeros = x.new_zeros(1, x.size(0), rnn.hidden_size)
+            state = (zeros, zeros) if self.is_lstm else zeros
+        if self.is_lstm:
+            h, c = self.step_kernel(x[:, 0], (state[0][0], state[1][0]), *weights)  # (B, H)
+            return h.unsqueeze(1), (h.unsqueeze(0), c.unsqueeze(0))
+        h = self.step_kernel(x[:, 0], state[0], *weights)  # (B, H)
+        return h.unsqueeze(1), h.unsqueeze(0)
 
 
 class RecurrentEncoder(nn.Module):

@@ -21,3 +21,11 @@ def select_batch(state: HiddenState, index: torch.Tensor | slice) -> HiddenState
     if isinstance(state, tuple):
         return tuple(s[:, index] for s in state)
     return state[:, index]
+
+
+def reset_rows(state: HiddenState, keep: torch.Tensor) -> HiddenState:
+    """``state`` with the batch rows where ``keep`` ``(B,)`` is False set to zero (a restart)."""
+    mask = keep.to(dtype=(state[0] if isinstance(state, tuple) else state).dtype).view(1, -1, 1)
+    if isinstance(state, tuple):
+        return tuple(s * mask for s in state)
+    return state * mask

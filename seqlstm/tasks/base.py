@@ -29,13 +29,14 @@ from seqlstm.data.spec import DataSpec
 from seqlstm.errors import ConfigError
 from seqlstm.nn import EncoderConfig, HiddenState, RecurrentEncoder, embedding_dropout
 from seqlstm.targets import qualified_name, resolve_class
+from seqlstm.tasks.stateful import StatefulMixin
 
 Batch = Mapping[str, torch.Tensor]
 DEFAULT_OPTIMIZER = {"_target_": "torch.optim.Adam", "_partial_": True, "lr": 2e-3}
 CHECKPOINT_TASK_KEY = "seqlstm_task"
 
 
-class SequenceTask(L.LightningModule):
+class SequenceTask(StatefulMixin, L.LightningModule):
     """A recurrent model for one kind of target, built from a :class:`DataSpec`.
 
     Args:
@@ -47,6 +48,10 @@ class SequenceTask(L.LightningModule):
         embedding_dim: embedding width for token inputs.
         embedding_dropout: probability of dropping a whole token type's embedding.
         data: the data config that produced ``spec``; travels in checkpoints for evaluation.
+        tbptt_steps: cut each training batch into chunks of this many steps, one optimiser step
+            each (manual optimisation; see :mod:`seqlstm.tasks.stateful`). None: whole batches.
+        gradient_clip_val: clip the gradient norm to this (with ``tbptt_steps``, where Lightning
+            refuses ``trainer.gradient_clip_val``, this is the way to clip).
     """
 
     def __init__(
@@ -59,6 +64,8 @@ class SequenceTask(L.LightningModule):
         embedding_dim: int = 64,
         embedding_dropout: float = 0.0,
         data: dict[str, Any] | None = None,
+        tbptt_steps: int | None = None,
+        gradient_clip_val: float | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -72,6 +79,13 @@ class SequenceTask(L.LightningModule):
                               sorted(encoder)) from err
         if scheduler_interval not in ("epoch", "step"):
             raise ConfigError("model.scheduler_interval", "'epoch' or 'step'", scheduler_interval)
+        if tbptt_steps is not None and (isinstance(tbptt_steps, bool)
+                                        or not isinstance(tbptt_steps, int) or tbptt_steps < 1):
+            raise ConfigError("model.tbptt_steps", "an integer >= 1 or null", tbptt_steps)
+        if gradient_clip_val is not None and not gradient_clip_val > 0:
+            raise ConfigError("model.gradient_clip_val", "a number > 0 or null", gradient_clip_val)
+        self.automatic_optimization = tbptt_steps is None
+        self.carried = {}
         if not 0 <= embedding_dropout < 1:
             raise ConfigError("model.embedding_dropout", "a number in [0, 1)", embedding_dropout)
         if self.spec.input_kind == "tokens":
@@ -107,9 +121,13 @@ class SequenceTask(L.LightningModule):
                        loss: torch.Tensor) -> None:
         """Feed one batch to ``metrics``; the default does nothing."""
 
-    def step_outputs(self, batch: Batch) -> torch.Tensor:
-        """The head's outputs for a batch; override when a task reads more than ``inputs``."""
-        outputs, _ = self(batch["inputs"], lengths=batch.get("lengths"))
+    def step_outputs(self, batch: Batch, stage: str = "predict") -> torch.Tensor:
+        """The head's outputs for a batch of ``stage``, starting from (and keeping) the carried
+        state when the batch continues stateful streams; override when a task reads more than
+        ``inputs``."""
+        state = self.stream_state(batch, stage)
+        outputs, state = self(batch["inputs"], state, lengths=batch.get("lengths"))
+        self.carry_state(stage, batch, state)
         return outputs
 
     def predict_step(self, batch: Batch, batch_idx: int) -> dict[str, torch.Tensor]:
@@ -140,8 +158,13 @@ class SequenceTask(L.LightningModule):
         return self.head(features), state
 
     def shared_step(self, batch: Batch, stage: str) -> torch.Tensor:
-        outputs = self.step_outputs(batch)
+        outputs = self.step_outputs(batch, stage)
         loss = self.loss(outputs, batch)
+        self.record(stage, outputs, batch, loss)
+        return loss
+
+    def record(self, stage: str, outputs: torch.Tensor, batch: Batch, loss: torch.Tensor) -> None:
+        """Update and log the metrics of one batch."""
         metrics: MetricCollection = getattr(self, f"{stage}_metrics")
         self.update_metrics(metrics, outputs, batch, loss)
         if stage == "train":
@@ -154,9 +177,10 @@ class SequenceTask(L.LightningModule):
         if metrics:
             self.log_dict({f"{stage}/{name}": m for name, m in metrics.items()},
                           on_step=False, on_epoch=True)
-        return loss
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        if not self.automatic_optimization:
+            return self.truncated_training_step(batch)
         return self.shared_step(batch, "train")
 
     def validation_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:

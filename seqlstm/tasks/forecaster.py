@@ -115,8 +115,9 @@ class Forecaster(SequenceTask):
         return {"future": inputs.new_zeros(size, self.spec.horizon, 0),
                 "series": torch.zeros(size, dtype=torch.long, device=inputs.device), **batch}
 
-    def step_outputs(self, batch: Batch) -> torch.Tensor:
-        """``(B, horizon, step_width)`` outputs in standardised units."""
+    def step_outputs(self, batch: Batch, stage: str = "predict") -> torch.Tensor:
+        """``(B, horizon, step_width)`` outputs in standardised units (series windows carry no
+        state, so ``stage`` plays no part)."""
         batch = self.with_defaults(batch)
         if not self.relative:
             return self.strategy_outputs(batch)

@@ -11,7 +11,7 @@ from torchmetrics import MetricCollection
 from seqlstm.data.vocab import Vocabulary
 from seqlstm.data.windows import IGNORE_INDEX
 from seqlstm.errors import ConfigError, DataError
-from seqlstm.nn import HiddenState, StepHead, TiedDecoder
+from seqlstm.nn import StepHead, TiedDecoder
 from seqlstm.tasks.base import Batch, SequenceTask
 from seqlstm.tasks.metrics import BitsPerCharacter, Perplexity
 
@@ -61,7 +61,7 @@ class LanguageModel(SequenceTask):
             raise DataError("this model's data spec carries no vocabulary")
         return Vocabulary(self.spec.vocab)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def generate(self, prompt: torch.Tensor, length: int, temperature: float = 1.0,
                  top_k: int | None = None, top_p: float | None = None,
                  generator: torch.Generator | None = None) -> torch.Tensor:
@@ -83,16 +83,15 @@ class LanguageModel(SequenceTask):
         self.train(was_training)
         return torch.cat(tokens, dim=1) if tokens else prompt.new_empty(prompt.size(0), 0)
 
-    def step(self, token: torch.Tensor, state: HiddenState) -> tuple[torch.Tensor, HiddenState]:
-        """One recurrent step: ``(B, 1)`` ids -> ``(B, V)`` logits and the new state."""
-        logits, state = self(token, state)
-        return logits[:, -1], state
-
     def generate_text(self, prompt: str, length: int, num_samples: int = 1,
                       seed: int | None = None, **sampling: Any) -> list[str]:
         """``num_samples`` continuations of ``prompt`` (at least one character)."""
         if not prompt:
             raise DataError("the prompt is empty; give at least one character to start from")
+        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
+            raise ConfigError("num_samples", "an integer >= 1", num_samples)
+        if isinstance(length, bool) or not isinstance(length, int) or length < 0:
+            raise ConfigError("length", "an integer >= 0", length)
         vocabulary = self.vocabulary
         try:
             ids = vocabulary.encode(prompt, unknown="error")

@@ -1,0 +1,84 @@
+"""Generation speed: carried state (one step per character) vs re-reading a window per character.
+
+The classic Keras ``lstm_text_generation`` example predicts each new character by running the
+model over the last 100 characters again. seqlstm reads the prompt once and then carries the
+hidden state, so each character costs one recurrent step. Both ways use the same model (a
+2-layer, 256-unit LSTM; weights do not change the cost) and produce 500 characters.
+
+    python benchmarks/generation_speed.py [--chars 500] [--window 100] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import string
+import time
+
+import torch
+
+from seqlstm.data import DataSpec
+from seqlstm.tasks import LanguageModel
+from seqlstm.tasks.language_model import sample_next
+
+
+def build_model(hidden: int, layers: int) -> LanguageModel:
+    vocab = ["\ufffd", *sorted(set(string.printable))]
+    spec = DataSpec(input_kind="tokens", target_kind="next_token", input_size=len(vocab),
+                    output_size=len(vocab), vocab=vocab)
+    torch.manual_seed(0)
+    return LanguageModel(spec=spec.as_dict(), encoder={"hidden_size": hidden,
+                         "num_layers": layers}, embedding_dim=64).eval()
+
+
+def cached(model: LanguageModel, prompt: torch.Tensor, chars: int) -> torch.Tensor:
+    return model.generate(prompt, chars, generator=torch.Generator().manual_seed(0))
+
+
+@torch.no_grad()
+def windowed(model: LanguageModel, prompt: torch.Tensor, chars: int) -> torch.Tensor:
+    """The Keras way: every new character re-runs the model over the last ``window`` ids."""
+    generator, window, ids = torch.Generator().manual_seed(0), prompt.size(1), prompt
+    for _ in range(chars):
+        logits, _ = model(ids[:, -window:])  # (1, window, V): no state kept between calls
+        ids = torch.cat([ids, sample_next(logits[:, -1], 1.0, None, None, generator)], dim=1)
+    return ids[:, -chars:]
+
+
+def best_of(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chars", type=int, default=500)
+    parser.add_argument("--window", type=int, default=100)
+    parser.add_argument("--hidden", type=int, default=256)
+    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    model = build_model(args.hidden, args.layers)
+    prompt = torch.randint(1, model.spec.input_size, (1, args.window))
+    cached(model, prompt, 20), windowed(model, prompt, 5)  # warm-up
+    rows = [("cached state (seqlstm)", best_of(lambda: cached(model, prompt, args.chars),
+                                               args.repeats)),
+            (f"re-run {args.window}-char window", best_of(
+                lambda: windowed(model, prompt, args.chars), max(1, args.repeats - 2)))]
+    base = rows[1][1]
+    print(f"{args.chars} characters, {args.layers}x{args.hidden} LSTM, window {args.window}, "
+          f"{torch.get_num_threads()} threads, best of {args.repeats}")
+    print(f"| {'method':<28} | {'seconds':>8} | {'chars/s':>9} | {'speed-up':>8} |")
+    print(f"|{'-' * 30}|{'-' * 10}|{'-' * 11}|{'-' * 10}|")
+    for name, seconds in rows:
+        print(f"| {name:<28} | {seconds:8.3f} | {args.chars / seconds:9.0f} | "
+              f"{base / seconds:7.1f}x |")
+
+
+if __name__ == "__main__":
+    main()

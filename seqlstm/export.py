@@ -1,0 +1,155 @@
+"""TorchScript and ONNX export with the hidden state as explicit inputs and outputs.
+
+An exported model is a pure function of one chunk of inputs and the state it starts from::
+
+    LSTM:      (inputs, h, c) -> (outputs, h_next, c_next)
+    GRU, RNN:  (inputs, h)    -> (outputs, h_next)
+
+    inputs   (B, T) int64 token ids, or (B, T, F) float32 features    B, T dynamic
+    h, c     (L * D, B, H) float32; zeros to start a sequence          L layers, D directions
+    outputs  (B, T, ...) the task head's outputs at every step
+
+Feeding ``h_next`` (and ``c_next``) back in with the next chunk (``T = 1`` for one step at a
+time) continues the sequence exactly as the PyTorch model does. Bidirectional encoders export
+too, but only whole sequences are meaningful for them (the backward direction reads the future).
+A ``.json`` file next to the exports records the names, shapes, data spec and vocabulary.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from seqlstm.errors import SeqlstmError
+from seqlstm.targets import qualified_name
+from seqlstm.tasks import SequenceTask
+
+FORMATS = ("onnx", "torchscript")
+#: the warnings torch prints for every trace/export of a recurrent model; none is actionable
+_QUIET = ("`torch.jit", "You are using the legacy TorchScript-based ONNX",
+          "The feature will be removed", "Converting a tensor to a Python boolean",
+          "Exporting a model to ONNX with a batch_size other than 1")
+
+
+class StepModule(nn.Module):
+    """A task as a function of explicit state: ``(inputs, *state) -> (outputs, *next_state)``."""
+
+    def __init__(self, task: SequenceTask) -> None:
+        super().__init__()
+        if type(task).forward is not SequenceTask.forward:
+            raise SeqlstmError(f"{type(task).__name__} overrides forward(); export covers "
+                               "tasks that compute head(encoder(embed(inputs), state))")
+        # the task's parts, not the LightningModule itself: tracing reads every attribute of
+        # every submodule, and a LightningModule's `trainer` raises outside a Trainer
+        self.embedding = task.embedding if task.embedding is not None else nn.Identity()
+        self.encoder, self.head = task.encoder, task.head
+        self.spec = task.spec
+        self.task_name = qualified_name(type(task))
+        self.is_lstm = task.encoder.config.cell == "lstm"
+        self.train(False)
+
+    @property
+    def state_names(self) -> list[str]:
+        return ["h", "c"] if self.is_lstm else ["h"]
+
+    def forward(self, inputs: torch.Tensor, *state: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        # (B, T) ids -> (B, T, E), or (B, T, F) features unchanged
+        features, next_state = self.encoder(self.embedding(inputs),
+                                            tuple(state) if self.is_lstm else state[0])
+        outputs = self.head(features)  # (B, T, H) -> (B, T, ...)
+        return (outputs, *(next_state if self.is_lstm else (next_state,)))
+
+    def zero_state(self, batch_size: int) -> tuple[torch.Tensor, ...]:
+        """The state a sequence starts from: zeros of the exported shapes."""
+        config = self.encoder.config
+        rows = config.num_layers * config.num_directions
+        h = torch.zeros(rows, batch_size, config.layer_output_size)
+        if not self.is_lstm:
+            return (h,)
+        return h, torch.zeros(rows, batch_size, config.hidden_size)
+
+    def example(self, batch_size: int = 2, steps: int = 3) -> tuple[torch.Tensor, ...]:
+        """Example inputs for tracing (sizes > 1, so no dimension is taken for a constant)."""
+        spec = self.spec
+        if spec.input_kind == "tokens":
+            inputs = torch.randint(0, spec.input_size, (batch_size, steps))
+        else:
+            inputs = torch.randn(batch_size, steps, spec.input_size)
+        return (inputs, *self.zero_state(batch_size))
+
+    def signature(self) -> dict[str, Any]:
+        """Names, dtypes and shapes of the exported inputs and outputs, as plain data."""
+        config, spec = self.encoder.config, self.spec
+        rows = config.num_layers * config.num_directions
+        widths = {"h": config.layer_output_size, "c": config.hidden_size}
+        inputs = {"inputs": ["batch", "time"] if spec.input_kind == "tokens"
+                  else ["batch", "time", spec.input_size]}
+        state = {name: [rows, "batch", widths[name]] for name in self.state_names}
+        return {"task": self.task_name,
+                "inputs": {**inputs, **state},
+                "outputs": ["outputs", *(f"{name}_next" for name in self.state_names)],
+                "input_dtype": "int64" if spec.input_kind == "tokens" else "float32",
+                "bidirectional": config.bidirectional,
+                "spec": spec.as_dict()}
+
+
+def export_torchscript(task: SequenceTask, path: str | Path) -> Path:
+    """Trace ``task`` as a :class:`StepModule` and save it with ``torch.jit.save``."""
+    module = StepModule(task)
+    with torch.no_grad(), _quiet():
+        traced = torch.jit.trace(module, module.example())
+    traced.save(str(path))
+    return Path(path)
+
+
+def export_onnx(task: SequenceTask, path: str | Path, opset: int = 17) -> Path:
+    """Export ``task`` as a :class:`StepModule` to ONNX with dynamic batch and time axes.
+
+    Uses torch's TorchScript-based exporter (``dynamo=False``; deprecated in torch 2.9 but
+    shipped in 2.13), which maps each layer to one ONNX ``LSTM``/``GRU``/``RNN`` node with a
+    dynamic sequence length. torch 2.13's ``torch.export`` exporter bakes the example's length
+    into the reshape between stacked layers and mis-sizes LSTMs with projections, so its graphs
+    give wrong results at other lengths. ONNX has no LSTM with projections: those are refused.
+    """
+    module = StepModule(task)
+    if module.encoder.config.proj_size:
+        raise SeqlstmError("model.encoder.proj_size > 0: ONNX has no LSTM with projections; "
+                           "export this model with formats=[torchscript]")
+    inputs = ["inputs", *module.state_names]
+    outputs = ["outputs", *(f"{name}_next" for name in module.state_names)]
+    axes = {"inputs": {0: "batch", 1: "time"}, "outputs": {0: "batch", 1: "time"},
+            **{name: {1: "batch"} for name in inputs[1:] + outputs[1:]}}
+    with torch.no_grad(), _quiet():
+        torch.onnx.export(module, module.example(), str(path), input_names=inputs,
+                          output_names=outputs, dynamic_axes=axes, opset_version=opset,
+                          dynamo=False)
+    return Path(path)
+
+
+def export(task: SequenceTask, folder: str | Path, name: str,
+           formats: tuple[str, ...] = FORMATS, opset: int = 17) -> list[Path]:
+    """Write ``name.onnx`` and/or ``name.pt`` (TorchScript) and ``name.json`` into ``folder``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    if "onnx" in formats:
+        written.append(export_onnx(task, folder / f"{name}.onnx", opset))
+    if "torchscript" in formats:
+        written.append(export_torchscript(task, folder / f"{name}.pt"))
+    meta = folder / f"{name}.json"
+    meta.write_text(json.dumps(StepModule(task).signature(), indent=2) + "\n", encoding="utf-8")
+    return [*written, meta]
+
+
+class _quiet(warnings.catch_warnings):
+    """Silence the known, harmless warnings of tracing and exporting recurrent modules."""
+
+    def __enter__(self) -> None:
+        super().__enter__()
+        for text in _QUIET:
+            warnings.filterwarnings("ignore", message=f".*{text}")

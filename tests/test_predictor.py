@@ -1,0 +1,93 @@
+"""The Trainer-free predict path and the streaming API."""
+
+from __future__ import annotations
+
+import lightning as L
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from seqlstm.errors import CheckpointError, DataError
+from seqlstm.inference import Predictor, Stream
+from tests.checkpoints import tagger, tagger_checkpoint, tiny_lm_checkpoint
+
+
+@pytest.fixture(scope="module")
+def predictor(tmp_path_factory) -> Predictor:
+    return Predictor.from_checkpoint(tiny_lm_checkpoint(tmp_path_factory.mktemp("lm")))
+
+
+def test_predict_equals_trainer_predict(predictor):
+    torch.manual_seed(1)
+    batches = [{"inputs": torch.randint(1, len(predictor.vocab), (3, 12))} for _ in range(2)]
+    trainer = L.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False,
+                        enable_model_summary=False)
+    expected = trainer.predict(predictor.task, DataLoader(batches, batch_size=None))
+    for batch, reference in zip(batches, expected, strict=True):
+        outputs = predictor.predict(batch["inputs"])
+        assert outputs.shape == (3, 12, len(predictor.vocab)) and outputs.is_inference()
+        assert torch.allclose(outputs, reference, atol=1e-6)
+
+
+def test_predict_next_and_next_token_probs(predictor):
+    text = "the cat saw"
+    ids = torch.as_tensor(predictor.vocab.encode(text).astype("int64"))
+    with torch.no_grad():
+        logits, _ = predictor.task(ids[None])
+    assert torch.allclose(predictor.predict_next(text), logits[0, -1], atol=1e-6)
+    assert torch.allclose(predictor.predict_next(ids[None].repeat(2, 1)),
+                          logits[:, -1].repeat(2, 1), atol=1e-6)
+    probs = predictor.next_token_probs(text)
+    assert probs.shape == (len(predictor.vocab),)
+    assert float(probs.sum()) == pytest.approx(1.0, abs=1e-5)
+    assert torch.allclose(probs, logits[0, -1].softmax(-1), atol=1e-6)
+
+
+def test_stream_one_character_at_a_time_equals_one_pass(predictor):
+    text = "the owl saw 3 trees"
+    ids = torch.as_tensor(predictor.vocab.encode(text).astype("int64"))
+    with torch.no_grad():
+        logits, _ = predictor.task(ids[None])  # (1, T, V)
+    stream = predictor.stream()
+    steps = torch.stack([stream.step(char) for char in text])  # (T, V)
+    assert torch.allclose(steps, logits[0], atol=1e-5)
+
+    stream.reset()
+    stream.feed(text[:-1])
+    assert torch.allclose(stream.step(int(ids[-1])), logits[0, -1], atol=1e-5)
+
+    two = Stream(predictor.task)
+    both = [two.step(torch.stack([ids[t], ids[t]])) for t in range(len(text))]
+    assert both[-1].shape == (2, len(predictor.vocab))
+    assert torch.allclose(both[-1][1], logits[0, -1], atol=1e-5)
+
+
+def test_generate_through_the_predictor_is_seeded(predictor):
+    first = predictor.generate("the ", 20, num_samples=2, seed=3, top_k=5)
+    assert first == predictor.generate("the ", 20, num_samples=2, seed=3, top_k=5)
+    assert [len(s) for s in first] == [20, 20]
+
+
+def test_stream_of_feature_vectors():
+    task = tagger(input_size=3, output_size=2)
+    series = torch.randn(1, 9, 3)
+    with torch.no_grad():
+        outputs, _ = task(series)  # (1, 9, 2)
+    stream = Predictor(task).stream()
+    steps = torch.stack([stream.step(series[0, t]) for t in range(9)])  # (9, 2)
+    assert torch.allclose(steps, outputs[0], atol=1e-5)
+    with pytest.raises(DataError, match="expected 3 features per step, got 4"):
+        stream.step(torch.zeros(4))
+
+
+def test_bad_inputs_are_one_line_errors(predictor, tmp_path):
+    with pytest.raises(DataError, match="characters not in the vocabulary: 'é'"):
+        predictor.stream().step("é")
+    with pytest.raises(DataError, match="expected one character, got 'ab'"):
+        predictor.stream().step("ab")
+    other = Predictor.from_checkpoint(tagger_checkpoint(tmp_path))
+    with pytest.raises(CheckpointError, match="needs a LanguageModel; the predictor holds a "
+                                              "StepTagger"):
+        other.next_token_probs("the")
+    with pytest.raises(DataError, match="text input needs a model with a character vocabulary"):
+        other.predict_next("abc")
