@@ -4,7 +4,6 @@ from seqlstm.nn.dropout import LockedDropout, embedding_dropout
 from seqlstm.nn.encoder import EncoderConfig, HiddenState, RecurrentEncoder, RecurrentLayer
 from seqlstm.nn.heads import StepHead, TiedDecoder
 from seqlstm.nn.pooling import POOLINGS, PooledHead, SequencePool, last_step, valid_mask
-from seqlstm.nn.state import detach_state, select_batch
 from seqlstm.nn.state import detach_state, reset_rows, select_batch
 
 __all__ = [
