@@ -35,8 +35,10 @@ def build_loggers(cfg: DictConfig | None) -> list[Logger]:
     return [_build(entry, Logger, f"logger.{name}") for name, entry in (cfg or {}).items() if entry]
 
 
-def build_trainer(cfg: DictConfig, callbacks: list[L.Callback], loggers: list[Logger]) -> L.Trainer:
-    return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+def build_trainer(cfg: DictConfig, callbacks: list[L.Callback], loggers: list[Logger],
+                  **overrides: Any) -> L.Trainer:
+    """``cfg.trainer`` with these callbacks and loggers; ``overrides`` replace trainer options."""
+    return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **overrides)
 
 
 def _build(entry: DictConfig, base: type, key: str) -> Any:

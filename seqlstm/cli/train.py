@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import logging
+from pathlib import Path
 from typing import Any
 
 import lightning as L
+from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
@@ -20,46 +21,75 @@ from seqlstm.cli.run import (
 from seqlstm.configs import plain
 from seqlstm.errors import ConfigError
 from seqlstm.tasks import LanguageModel, SequenceTask, build_task
-
-log = logging.getLogger(__name__)
+from seqlstm.tracking.media import FIGURES_DIR, SAMPLES_FILE
+from seqlstm.tracking.terminal import (
+    quiet_libraries,
+    run_config,
+    show_banner,
+    show_summary,
+    summary_line,
+)
+from seqlstm.tracking.wandb import finish_runs
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit ``cfg.model`` on ``cfg.data``; test on the best checkpoint when ``cfg.test``.
 
-    Returns every logged metric as a float; validation values are read before testing.
+    Prints a start banner and an end summary (one line when ``cfg.quiet``). Returns every
+    logged metric as a float; validation values are read before testing.
     """
+    quiet = bool(cfg.get("quiet"))
+    if quiet:
+        quiet_libraries()
     if cfg.get("seed") is not None:
-        L.seed_everything(cfg.seed, workers=True)
+        L.seed_everything(cfg.seed, workers=True, verbose=not quiet)
     datamodule = build_datamodule(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")
     model = build_task(plain(cfg.model), datamodule.spec, data_record(datamodule))
-    trainer = build_trainer(cfg, build_callbacks(cfg.get("callbacks")),
-                            build_loggers(cfg.get("logger")))
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
-    metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
-    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-    if cfg.get("test"):
-        results = trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
-        metrics.update({name: float(value) for name, value in results[0].items()})
-    report(cfg, model, metrics, best)
+    callbacks = build_callbacks(cfg.get("callbacks"))
+    loggers = build_loggers(cfg.get("logger"))
+    quiet_options = {}
+    if quiet:
+        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
+        quiet_options = {"enable_progress_bar": False, "enable_model_summary": False}
+    trainer = build_trainer(cfg, callbacks, loggers, **quiet_options)
+    for logger in loggers:
+        logger.log_hyperparams(run_config(cfg))
+    if not quiet and trainer.is_global_zero:
+        show_banner(cfg, model, trainer)
+    failed = True
+    try:
+        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
+        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        if cfg.get("test"):
+            results = trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
+            metrics.update({name: float(value) for name, value in results[0].items()})
+        report(cfg, model, trainer, metrics, best)
+        failed = False
+    finally:
+        finish_runs(loggers, failed)
     return metrics
 
 
 @rank_zero_only
-def report(cfg: DictConfig, model: SequenceTask, metrics: dict[str, float], best: str) -> None:
-    """Print where the run's files are, its metrics and (for language models) a sample."""
-    log.info("output folder: %s", cfg.paths.output_dir)
-    log.info("best checkpoint: %s", best or "(none saved)")
-    for name in sorted(metrics):
-        log.info("%-16s %.4f", name, metrics[name])
+def report(cfg: DictConfig, model: SequenceTask, trainer: L.Trainer, metrics: dict[str, float],
+           best: str) -> None:
+    """Print the end summary: best checkpoint, metrics by stage, where the logs are and (for
+    language models) a sample; in quiet mode only the optimised metric and the checkpoint."""
+    if cfg.get("quiet"):
+        names = [cfg.get("optimized_metric") or "val/loss", "test/loss"]
+        print(summary_line(metrics, best, names))
+        return
+    sample = None
     if isinstance(model, LanguageModel) and cfg.sample.length > 0:
-        vocab = model.spec.vocab or []
-        prompt = cfg.sample.prompt or ("\n" if "\n" in vocab else vocab[-1])
-        text = model.generate_text(prompt, cfg.sample.length, seed=cfg.get("seed"),
-                                   temperature=cfg.sample.temperature)[0]
-        log.info("sample:\n%s%s", prompt, text)
+        prompt = cfg.sample.prompt or model.default_prompt()
+        sample = prompt + model.generate_text(prompt, cfg.sample.length, seed=cfg.get("seed"),
+                                              temperature=cfg.sample.temperature)[0]
+    root = Path(trainer.default_root_dir)
+    files = [str(path) for path in (root / SAMPLES_FILE, root / FIGURES_DIR) if path.exists()]
+    show_summary(metrics, best, trainer.loggers, files, sample)
 
 
 @hydra_entry("train")

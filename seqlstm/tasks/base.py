@@ -8,7 +8,7 @@ spec, the encoder and optimiser configs), so checkpoints load with ``weights_onl
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lightning as L
 import torch
@@ -20,6 +20,9 @@ from seqlstm.data.spec import DataSpec
 from seqlstm.errors import ConfigError
 from seqlstm.nn import EncoderConfig, HiddenState, RecurrentEncoder, embedding_dropout
 from seqlstm.targets import qualified_name, resolve_class
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 Batch = Mapping[str, torch.Tensor]
 DEFAULT_OPTIMIZER = {"_target_": "torch.optim.Adam", "_partial_": True, "lr": 2e-3}
@@ -98,6 +101,15 @@ class SequenceTask(L.LightningModule):
     def batch_weight(self, batch: Batch) -> int:
         """How many predictions a batch scores: the weight of its loss in epoch means."""
         return batch["targets"].size(0)
+
+    # -- what the tracking callbacks show each validation epoch (optional) -------------------
+    def validation_samples(self, count: int, length: int, seed: int) -> list[tuple[str, str]]:
+        """``count`` ``(prompt, sample)`` pairs of ``length`` tokens to log as text; none here."""
+        return []
+
+    def validation_figures(self, batch: Batch) -> dict[str, Figure]:
+        """Named matplotlib figures made from the first validation batch; none here."""
+        return {}
 
     # -- the shared parts -------------------------------------------------------------------
     def embed(self, inputs: torch.Tensor) -> torch.Tensor:
