@@ -66,7 +66,8 @@ def test_wandb_mode_is_offline_without_a_key_and_says_so(offline_wandb, monkeypa
 
 
 def test_wandb_options_are_checked():
-    with pytest.raises(ConfigError, match=r"config key 'logger\.wandb\.mode' must be one of \['online', "):
+    expected = r"config key 'logger\.wandb\.mode' must be one of \['online', 'offline', "
+    with pytest.raises(ConfigError, match=expected):
         choose_mode("cloud")
     with pytest.raises(ConfigError, match=r"'logger\.wandb\.watch' must be one of \['gradients', "):
         WandbLogger(mode="disabled", watch="weights")
@@ -104,41 +105,16 @@ def test_csv_and_tensorboard_at_once(compose_train, small_text, tmp_path):
 
 
 @pytest.mark.slow
-def test_wandb_offline_run_holds_config_metrics_samples_and_figure(offline_wandb, small_text,
-                                                                   monkeypatch):
+def test_wandb_multirun_gives_one_offline_run_per_trial_in_one_group(offline_wandb, small_text,
+                                                                     monkeypatch):
+    """`seqlstm-train -m ... logger=wandb` with no API key: three offline runs, one group, each
+    holding the composed config, the metrics, the sample table, the figure and the checkpoint."""
     monkeypatch.setenv("COLUMNS", "300")  # summary lines unwrapped
-    result = run_cli("train", "logger=wandb", "logger.wandb.tags=[test,lm]",
-                     "logger.wandb.log_model=true", f"hydra.run.dir={offline_wandb}/run",
+    result = run_cli("train", "-m", "seed=1,2,3", "logger=wandb", "logger.wandb.tags=[test,lm]",
+                     "logger.wandb.log_model=true", f"hydra.sweep.dir={offline_wandb}/sweep",
                      *tiny(small_text), cwd=offline_wandb)
     notices = [line for line in result.stderr.splitlines() if "no API key" in line]
-    assert len(notices) == 1, result.stderr[-2000:]
-    (folder,) = (offline_wandb / "run" / "wandb").glob("offline-run-*")
-    run = read_run(folder)
-    # the composed Hydra config is the run's config (Hydra's own section left out)
-    assert run.config["model"]["encoder"]["hidden_size"] == 16
-    assert run.config["data"]["seq_len"] == 16
-    assert run.config["logger"]["wandb"]["tags"] == ["test", "lm"]
-    assert "hydra" not in run.config
-    assert run.metric("val/loss") and all(v > 0 for v in run.metric("val/loss"))
-    assert run.metric("train/grad_norm") and run.metric("lr-Adam")
-    assert run.metric("test/loss")
-    (table,) = run.media("table/val/samples_*.table.json")
-    rows = json.loads(table.read_text())
-    assert rows["columns"] == ["epoch", "step", "prompt", "sample"]
-    assert len(rows["data"]) == 2 and all(len(row[3]) == 20 for row in rows["data"])
-    (image,) = run.media("images/val/loss_by_position_*.png")
-    assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert ("model", f"model-{run.run_id}") in run.artifacts
-    # the summary tells how to upload the offline run
-    assert f"wandb sync {folder}" in result.stdout
-
-
-@pytest.mark.slow
-def test_wandb_multirun_gives_one_run_per_trial_in_one_group(offline_wandb, small_text,
-                                                             monkeypatch):
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    run_cli("train", "-m", "seed=1,2,3", "logger=wandb", "quiet=true",
-            f"hydra.sweep.dir={offline_wandb}/sweep", *tiny(small_text), cwd=offline_wandb)
+    assert len(notices) == 3, result.stderr[-2000:]
     folders = sorted((offline_wandb / "sweep").glob("*/wandb/offline-run-*"))
     assert len(folders) == 3
     runs = [read_run(folder) for folder in folders]
@@ -146,3 +122,21 @@ def test_wandb_multirun_gives_one_run_per_trial_in_one_group(offline_wandb, smal
     assert {run.group for run in runs} == {"train-sweep"}
     assert sorted(run.name for run in runs) == ["train-0", "train-1", "train-2"]
     assert sorted(run.config["seed"] for run in runs) == [1, 2, 3]
+    for folder, run in zip(folders, runs, strict=True):
+        # the composed Hydra config is the run's config (Hydra's own section left out)
+        assert run.config["model"]["encoder"]["hidden_size"] == 16
+        assert run.config["data"]["seq_len"] == 16
+        assert run.config["logger"]["wandb"]["tags"] == ["test", "lm"]
+        assert "hydra" not in run.config
+        assert run.metric("val/loss") and all(v > 0 for v in run.metric("val/loss"))
+        assert run.metric("train/grad_norm") and run.metric("lr-Adam")
+        assert run.metric("test/loss")
+        (table,) = run.media("table/val/samples_*.table.json")
+        rows = json.loads(table.read_text())
+        assert rows["columns"] == ["epoch", "step", "prompt", "sample"]
+        assert len(rows["data"]) == 2 and all(len(row[3]) == 20 for row in rows["data"])
+        (image,) = run.media("images/val/loss_by_position_*.png")
+        assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert ("model", f"model-{run.run_id}") in run.artifacts
+        # the end summary says how to upload the offline run
+        assert f"wandb sync {folder}" in result.stdout

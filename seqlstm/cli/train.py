@@ -64,7 +64,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
         metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
         if cfg.get("test"):
-            results = trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
+            # verbose=False: the summary below shows the test metrics with the others
+            results = trainer.test(model, datamodule=datamodule, ckpt_path=best or None,
+                                   verbose=False)
             metrics.update({name: float(value) for name, value in results[0].items()})
         report(cfg, model, trainer, metrics, best)
         failed = False

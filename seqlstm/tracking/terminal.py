@@ -87,7 +87,7 @@ def config_tree(config: Mapping[str, Any]) -> Tree:
             if "_target_" in value:
                 label.append(f"  {str(value['_target_']).rsplit('.', 1)[-1]}", style="green")
             _leaves(tree.add(label), {k: v for k, v in value.items()
-                                      if k != "_target_" and v != output_dir})
+                                      if k != "_target_" and (v is None or v != output_dir)})
         else:
             top[key] = value
     _leaves(tree, top)
