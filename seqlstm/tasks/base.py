@@ -77,11 +77,17 @@ class SequenceTask(L.LightningModule):
         else:
             self.embedding = None
             input_width = self.spec.input_size
-        self.encoder = RecurrentEncoder(input_width, config)
+        self.encoder = self.build_encoder(input_width, config)
         self.head = self.build_head()
         self.train_metrics = self.build_metrics("train")
         self.val_metrics = self.build_metrics("val")
         self.test_metrics = self.build_metrics("test")
+
+    # -- what subclasses may replace -------------------------------------------------------
+    def build_encoder(self, input_size: int, config: EncoderConfig) -> RecurrentEncoder:
+        """The recurrent encoder over ``(B, T, input_size)`` inputs (a subclass may return its
+        own :class:`RecurrentEncoder` subclass)."""
+        return RecurrentEncoder(input_size, config)
 
     # -- what subclasses define -------------------------------------------------------------
     def build_head(self) -> nn.Module:
