@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 
 from seqlstm.cli.train import train
 from seqlstm.tasks import LanguageModel
-from seqlstm.tasks.figures import loss_by_position
+from seqlstm.tasks.figures import doubling_bins, loss_by_position
 from seqlstm.tracking.media import log_figure, log_text_table, markdown_table
 from tests.test_loggers import tiny
 
@@ -24,21 +24,29 @@ def fake_trainer(root: Path, loggers: list) -> SimpleNamespace:
                            global_step=42)
 
 
+def test_doubling_bins_cover_every_position_once():
+    assert doubling_bins(10) == [(1, 1), (2, 2), (3, 4), (5, 8), (9, 10)]
+    assert doubling_bins(1) == [(1, 1)]
+
+
 def test_loss_by_position_is_labelled_in_bits():
     losses = torch.full((4, 10), math.log(2))  # 1 bit everywhere...
     losses[:, 0] = 2 * math.log(2)  # ...but 2 bits at the first position
     losses[0, 5] = float("nan")  # an unscored target is left out of the means
     figure = loss_by_position(losses, epoch=3)
     (axes,) = figure.axes
-    assert axes.get_xlabel() == "position in window (characters of context seen)"
+    assert axes.get_xlabel() == "position in window (characters of context seen, log scale)"
     assert axes.get_ylabel() == "validation loss (bits per character)"
-    assert axes.get_title() == "Validation loss by position in the window, epoch 3"
-    curve, mean = axes.get_lines()
+    assert axes.get_title() == \
+        "Validation loss by position in the window (mean of 4 windows, epoch 3)"
+    curve, bins, mean = axes.get_lines()
     assert list(curve.get_xdata()) == list(range(1, 11))
     assert curve.get_ydata()[0] == pytest.approx(2.0) and curve.get_ydata()[5] == pytest.approx(1)
+    assert list(bins.get_ydata()) == pytest.approx([2, 1, 1, 1, 1])
     assert mean.get_ydata()[0] == pytest.approx((4 * 2 + 35 * 1) / 39)
-    labels = [text.get_text() for text in axes.get_legend().get_texts()]
-    assert labels == ["mean over 4 windows", "mean over all positions: 1.10"]
+    (legend,) = figure.legends
+    assert [text.get_text() for text in legend.get_texts()] == [
+        "each position", "positions 1, 2, 3-4, 5-8, ...", "all positions: 1.10"]
 
 
 def test_figures_go_to_png_files_when_no_logger_takes_images(tmp_path):
@@ -113,4 +121,4 @@ def test_language_model_figure_png_is_written_for_csv_runs(compose_train, small_
     train(compose_train("logger=csv", *tiny(small_text)))
     (png,) = (tmp_path / "run" / "figures").glob("val-loss_by_position-epoch000.png")
     height, width, _ = matplotlib.image.imread(png).shape
-    assert (width, height) == (770, 440)
+    assert (width, height) == (770, 440)  # 7 x 4 inches at 110 dpi

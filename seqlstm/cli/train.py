@@ -49,11 +49,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
     model = build_task(plain(cfg.model), datamodule.spec, data_record(datamodule))
     callbacks = build_callbacks(cfg.get("callbacks"))
     loggers = build_loggers(cfg.get("logger"))
-    quiet_options = {}
-    if quiet:
+    if quiet or not cfg.trainer.get("enable_progress_bar", True):
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
-        quiet_options = {"enable_progress_bar": False, "enable_model_summary": False}
-    trainer = build_trainer(cfg, callbacks, loggers, **quiet_options)
+    options = {"enable_progress_bar": False, "enable_model_summary": False} if quiet else {}
+    trainer = build_trainer(cfg, callbacks, loggers, **options)
     for logger in loggers:
         logger.log_hyperparams(run_config(cfg))
     if not quiet and trainer.is_global_zero:
