@@ -111,7 +111,8 @@ def test_wandb_multirun_gives_one_offline_run_per_trial_in_one_group(offline_wan
     holding the composed config, the metrics, the sample table, the figure and the checkpoint."""
     monkeypatch.setenv("COLUMNS", "300")  # summary lines unwrapped
     result = run_cli("train", "-m", "seed=1,2,3", "logger=wandb", "logger.wandb.tags=[test,lm]",
-                     "logger.wandb.log_model=true", f"hydra.sweep.dir={offline_wandb}/sweep",
+                     "logger.wandb.log_model=true", "logger.wandb.watch=gradients",
+                     "logger.wandb.watch_log_freq=1", f"hydra.sweep.dir={offline_wandb}/sweep",
                      *tiny(small_text), cwd=offline_wandb)
     notices = [line for line in result.stderr.splitlines() if "no API key" in line]
     assert len(notices) == 3, result.stderr[-2000:]
@@ -131,6 +132,8 @@ def test_wandb_multirun_gives_one_offline_run_per_trial_in_one_group(offline_wan
         assert run.metric("val/loss") and all(v > 0 for v in run.metric("val/loss"))
         assert run.metric("train/grad_norm") and run.metric("lr-Adam")
         assert run.metric("test/loss")
+        # wandb.watch: gradient histograms
+        assert "histogram" in run.metric("gradients/encoder.layers.0.rnn.weight_hh_l0/_type")
         (table,) = run.media("table/val/samples_*.table.json")
         rows = json.loads(table.read_text())
         assert rows["columns"] == ["epoch", "step", "prompt", "sample"]

@@ -8,7 +8,7 @@ import lightning as L
 from lightning.pytorch.callbacks import RichProgressBar
 
 
-class ProgressBar(RichProgressBar):
+class ThroughputProgressBar(RichProgressBar):
     """Lightning's Rich progress bar; ``*_per_s`` metrics (see :class:`Throughput`) are shown
     rounded, as ``tokens/s 12345``, and the version number Lightning adds is left out."""
 

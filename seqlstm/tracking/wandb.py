@@ -96,11 +96,14 @@ class WandbLogger(LightningWandbLogger):
         self.mode = mode
         self._watch = watch
         self._watch_log_freq = watch_log_freq
+        self._watched = False
 
     def log_graph(self, model: Any, input_array: Any = None) -> None:
-        """Called by Lightning when fitting starts: begin ``wandb.watch`` if asked."""
-        if self._watch:
+        """Called by Lightning as each of fit, validate and test starts: begin ``wandb.watch``
+        the first time, if asked (W&B refuses to watch a model twice)."""
+        if self._watch and not self._watched:
             self.watch(model, log=self._watch, log_freq=self._watch_log_freq)
+            self._watched = True
 
 
 def finish_runs(loggers: Sequence[Logger], failed: bool = False) -> None:
@@ -110,3 +113,14 @@ def finish_runs(loggers: Sequence[Logger], failed: bool = False) -> None:
         if isinstance(logger, LightningWandbLogger) and logger._experiment is not None \
                 and rank_zero_only.rank == 0:
             logger._experiment.finish(exit_code=1 if failed else 0)
+            _reset_watch_index()
+
+
+def _reset_watch_index() -> None:
+    """wandb numbers every model it watches in a process and prefixes the charts of all but
+    the first (``gradients/graph_1encoder...``); start each run at zero so the trials of a
+    multirun log under the same names."""
+    from wandb.sdk import wandb_watch
+
+    if hasattr(wandb_watch, "_global_watch_idx"):
+        wandb_watch._global_watch_idx = 0
