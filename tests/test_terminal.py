@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 import pytest
@@ -12,8 +13,14 @@ from rich.console import Console
 from seqlstm.cli.train import train
 from seqlstm.tracking.callbacks import batch_items
 from seqlstm.tracking.progress import ThroughputProgressBar
-from seqlstm.tracking.terminal import config_tree, metrics_table, run_config, short, summary_line
-from tests.conftest import run_cli
+from seqlstm.tracking.terminal import (
+    CHATTY_LOGGERS,
+    config_tree,
+    metrics_table,
+    run_config,
+    short,
+    summary_line,
+)
 from tests.test_loggers import tiny
 
 
@@ -91,11 +98,14 @@ def test_banner_and_summary_tell_config_device_parameters_checkpoint_and_logs(
 
 
 @pytest.mark.slow
-def test_quiet_mode_prints_only_the_summary_line(small_text, tmp_path):
-    result = run_cli("train", "quiet=true", f"hydra.run.dir={tmp_path}/run", *tiny(small_text),
-                     cwd=tmp_path)
-    lines = result.stdout.splitlines()
-    assert len(lines) == 1, result.stdout
+def test_quiet_mode_prints_only_the_summary_line(compose_train, small_text, tmp_path, capfd):
+    levels = {name: logging.getLogger(name).level for name in CHATTY_LOGGERS}
+    try:
+        train(compose_train("quiet=true", *tiny(small_text)))
+    finally:
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+    lines = capfd.readouterr().out.splitlines()
+    assert len(lines) == 1, lines
     assert re.fullmatch(rf"val/loss=\d+\.\d{{4}} test/loss=\d+\.\d{{4}} "
                         rf"best={tmp_path}/run/checkpoints/epoch000-step000003\.ckpt", lines[0])
-    assert "Seed set" not in result.stderr and "GPU available" not in result.stderr
