@@ -53,7 +53,7 @@ def test_figures_go_to_png_files_when_no_logger_takes_images(tmp_path):
     figure = Figure(figsize=(4, 3))
     figure.add_subplot().plot([1, 2, 3])
     path = log_figure(fake_trainer(tmp_path, [CSVLogger(tmp_path)]), "val/forecast", figure)
-    assert path == tmp_path / "figures" / "val-forecast-epoch003.png"
+    assert path == tmp_path / "figures" / "val-forecast-epoch003-step000042.png"
     assert matplotlib.image.imread(path).shape[:2] == (330, 440)  # 4 x 3 inches at 110 dpi
 
 
@@ -110,7 +110,7 @@ def test_each_validation_epoch_logs_samples_and_the_tasks_figures(compose_train,
     # the hook saw the first validation batch of each epoch (not the sanity check), in eval mode
     assert FirstBatchFigure.seen == [((8, 16), False), ((8, 16), False)]
     assert sorted(p.name for p in (run / "figures").iterdir()) == [
-        "val-first_batch-epoch000.png", "val-first_batch-epoch001.png"]
+        "val-first_batch-epoch000-step000003.png", "val-first_batch-epoch001-step000006.png"]
     samples = (run / "samples.txt").read_text()
     assert samples.count("== val/samples, epoch ") == 2
     assert samples.count("sample: ") == 4  # two samples per epoch
@@ -119,6 +119,6 @@ def test_each_validation_epoch_logs_samples_and_the_tasks_figures(compose_train,
 @pytest.mark.slow
 def test_language_model_figure_png_is_written_for_csv_runs(compose_train, small_text, tmp_path):
     train(compose_train("logger=csv", *tiny(small_text)))
-    (png,) = (tmp_path / "run" / "figures").glob("val-loss_by_position-epoch000.png")
+    (png,) = (tmp_path / "run" / "figures").glob("val-loss_by_position-epoch000-step000003.png")
     height, width, _ = matplotlib.image.imread(png).shape
     assert (width, height) == (770, 440)  # 7 x 4 inches at 110 dpi

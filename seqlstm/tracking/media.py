@@ -2,7 +2,7 @@
 
 W&B gets tables and images, TensorBoard text and images; when no chosen logger takes a kind of
 media (the CSV logger takes neither), it is written under the run folder instead: text to
-``samples.txt``, figures to ``figures/<name>-epochNNN.png``.
+``samples.txt``, figures to ``figures/<name>-epochNNN-stepNNNNNN.png``.
 """
 
 from __future__ import annotations
@@ -60,7 +60,8 @@ def log_figure(trainer: L.Trainer, key: str, figure: Figure) -> Path | None:
             taken = True
     if taken:
         return None
-    name = f"{key.replace('/', '-')}-epoch{trainer.current_epoch:03d}.png"
+    name = (f"{key.replace('/', '-')}-epoch{trainer.current_epoch:03d}"
+            f"-step{trainer.global_step:06d}.png")
     path = Path(trainer.default_root_dir) / FIGURES_DIR / name
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
