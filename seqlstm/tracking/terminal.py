@@ -74,7 +74,8 @@ def config_tree(config: Mapping[str, Any]) -> Tree:
     tree = Tree(Text("config", style="bold"), guide_style="dim")
     output_dir = (config.get("paths") or {}).get("output_dir")
     top = {}
-    for key, value in config.items():
+    # the groups chosen on the command line first, then the run's own keys
+    for key, value in sorted(config.items(), key=lambda item: item[0] not in choices):
         if key == "paths":
             continue
         label = Text(key, style="bold cyan")
