@@ -14,7 +14,12 @@ from matplotlib.figure import Figure
 
 from seqlstm.cli.train import train
 from seqlstm.tasks import LanguageModel
-from seqlstm.tasks.figures import doubling_bins, loss_by_position
+from seqlstm.tasks.figures import (
+    confusion_matrix,
+    doubling_bins,
+    forecast_vs_truth,
+    loss_by_position,
+)
 from seqlstm.tracking.media import log_figure, log_text_table, markdown_table
 from tests.test_loggers import tiny
 
@@ -122,3 +127,30 @@ def test_language_model_figure_png_is_written_for_csv_runs(compose_train, small_
     (png,) = (tmp_path / "run" / "figures").glob("val-loss_by_position-epoch000-step000003.png")
     height, width, _ = matplotlib.image.imread(png).shape
     assert (width, height) == (770, 440)  # 7 x 4 inches at 110 dpi
+
+
+def test_forecast_figure_has_a_labelled_panel_per_series():
+    history, truth = torch.zeros(2, 24), torch.ones(2, 6)
+    figure = forecast_vs_truth(history, truth, truth + 0.1, truth - 0.5, truth + 0.5,
+                               names=["a", "b"], unit="load (MW)", interval="90% interval",
+                               epoch=2)
+    assert [axes.get_title() for axes in figure.axes] == ["a", "b"]
+    assert {axes.get_ylabel() for axes in figure.axes} == {"load (MW)"}
+    assert figure.axes[-1].get_xlabel() == "steps relative to the forecast origin"
+    (legend,) = figure.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["input", "truth", "forecast",
+                                                         "90% interval"]
+    inputs, _, forecast = figure.axes[0].get_lines()[:3]
+    assert list(inputs.get_xdata()) == list(range(-23, 1))
+    assert list(forecast.get_xdata()) == list(range(1, 7))
+
+
+def test_confusion_matrix_shows_row_shares_and_counts():
+    counts = torch.tensor([[8, 2], [0, 0]])  # the second class never occurs
+    figure = confusion_matrix(counts, ["cat", "dog"], epoch=1)
+    axes = figure.axes[0]
+    assert axes.get_title() == "Validation confusion matrix, epoch 1 (accuracy 80.0%)"
+    assert (axes.get_xlabel(), axes.get_ylabel()) == ("predicted class", "true class")
+    assert [t.get_text() for t in axes.texts] == ["8", "2", "0", "0"]
+    assert axes.images[0].get_array().ravel().tolist() == pytest.approx([0.8, 0.2, 0.0, 0.0])
+    assert figure.axes[1].get_ylabel() == "share of the true class"
