@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: setup train test test-fast lint bench clean
+.PHONY: setup train test test-fast lint docs bench clean
 
 setup: $(VENV)/.installed
 
@@ -27,6 +27,9 @@ test-fast: setup
 
 lint: setup
 	$(VENV)/bin/ruff check .
+
+docs: setup
+	$(VENV)/bin/mkdocs build --strict
 
 clean:
 	rm -rf $(VENV) logs outputs multirun .pytest_cache

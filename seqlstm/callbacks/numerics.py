@@ -13,7 +13,8 @@ POLICIES = ("stop", "skip")
 
 
 class NumericsGuard(L.Callback):
-    """Checks every training loss and the total gradient norm; logs ``train/grad_norm``.
+    """Checks every training loss and the total gradient norm (``callbacks.grad_norm`` logs
+    that norm as ``train/grad_norm``).
 
     A non-finite value is reported with its global step, epoch and batch index. ``stop``
     raises :class:`NumericalError` before the optimiser step, so neither the weights nor any
@@ -24,16 +25,14 @@ class NumericsGuard(L.Callback):
     Args:
         policy: ``stop`` or ``skip``.
         max_skips: the most steps ``skip`` may drop in one run.
-        log_grad_norm: log the total gradient norm (before clipping) every step.
     """
 
-    def __init__(self, policy: str = "stop", max_skips: int = 10,
-                 log_grad_norm: bool = True) -> None:
+    def __init__(self, policy: str = "stop", max_skips: int = 10) -> None:
         if policy not in POLICIES:
             raise ConfigError("policy", f"one of {list(POLICIES)}", policy)
         if isinstance(max_skips, bool) or not isinstance(max_skips, int) or max_skips < 0:
             raise ConfigError("max_skips", "an integer >= 0", max_skips)
-        self.policy, self.max_skips, self.log_grad_norm = policy, max_skips, log_grad_norm
+        self.policy, self.max_skips = policy, max_skips
         self.skipped = 0
         self._batch_idx = 0
         self._fault: str | None = None
@@ -65,8 +64,6 @@ class NumericsGuard(L.Callback):
                     f"{self._where(trainer)}: {self.skipped} steps skipped for non-finite values, "
                     f"more than callbacks.numerics.max_skips={self.max_skips} (last: "
                     f"{self._fault}); lower the learning rate or check the data")
-        elif self.log_grad_norm:
-            pl_module.log("train/grad_norm", norm, on_step=True, on_epoch=False)
 
     def _found(self, trainer: L.Trainer, what: str) -> None:
         if self.policy == "stop":

@@ -50,16 +50,17 @@ def build_loggers(cfg: DictConfig | None) -> list[Logger]:
     return [_build(entry, Logger, f"logger.{name}") for name, entry in (cfg or {}).items() if entry]
 
 
-def build_trainer(cfg: DictConfig, callbacks: list[L.Callback], loggers: list[Logger]) -> L.Trainer:
-    """The trainer of ``cfg.trainer``, after checking its strategy and devices exist here;
-    checkpoints go through :class:`SafeCheckpointIO` unless the config names another
-    checkpoint I/O plugin."""
+def build_trainer(cfg: DictConfig, callbacks: list[L.Callback], loggers: list[Logger],
+                  **overrides: Any) -> L.Trainer:
+    """The trainer of ``cfg.trainer`` with these callbacks and loggers (``overrides`` replace
+    trainer options), after checking its strategy and devices exist here; checkpoints go
+    through :class:`SafeCheckpointIO` unless the config names another checkpoint I/O plugin."""
     check_trainer_config(cfg.trainer)
     plugins = list(instantiate(cfg.trainer.get("plugins")) or [])
     if not any(isinstance(plugin, CheckpointIO) for plugin in plugins):
         plugins.append(SafeCheckpointIO())
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
-                          plugins=plugins)
+                          plugins=plugins, **overrides)
     check_launch(trainer)
     return trainer
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
@@ -22,6 +23,15 @@ from seqlstm.cli.run import (
 from seqlstm.configs import plain
 from seqlstm.errors import ConfigError
 from seqlstm.tasks import LanguageModel, SequenceTask, build_task, read_checkpoint
+from seqlstm.tracking.media import FIGURES_DIR, SAMPLES_FILE
+from seqlstm.tracking.terminal import (
+    quiet_libraries,
+    run_config,
+    show_banner,
+    show_summary,
+    summary_line,
+)
+from seqlstm.tracking.wandb import finish_runs
 from seqlstm.validation import validate_train
 
 log = logging.getLogger(__name__)
@@ -30,44 +40,66 @@ log = logging.getLogger(__name__)
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit ``cfg.model`` on ``cfg.data``; test on the best checkpoint when ``cfg.test``.
 
-    Returns every logged metric as a float; validation values are read before testing.
+    Prints a start banner and an end summary (one line when ``cfg.quiet``). Returns every
+    logged metric as a float; validation values are read before testing.
     """
     validate_train(cfg)
     ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"),
                                   Path(cfg.paths.log_dir) / cfg.task_name / "runs")
     if ckpt_path:
         read_checkpoint(ckpt_path)  # refuse a foreign or unsafe file before any heavy work
+    quiet = bool(cfg.get("quiet"))
+    if quiet:
+        quiet_libraries()
     callbacks, loggers = build_callbacks(cfg.get("callbacks")), build_loggers(cfg.get("logger"))
+    if quiet or not cfg.trainer.get("enable_progress_bar", True):
+        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     if cfg.get("seed") is not None:
-        L.seed_everything(cfg.seed, workers=True)
+        L.seed_everything(cfg.seed, workers=True, verbose=not quiet)
     datamodule = build_datamodule(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")
     model = build_task(plain(cfg.model), datamodule.spec, data_record(datamodule))
-    trainer = build_trainer(cfg, callbacks, loggers)
-    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
-    metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
-    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-    if cfg.get("test"):
-        results = trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
-        metrics.update({name: float(value) for name, value in results[0].items()})
-    report(cfg, model, metrics, best)
+    options = {"enable_progress_bar": False, "enable_model_summary": False} if quiet else {}
+    trainer = build_trainer(cfg, callbacks, loggers, **options)
+    for logger in loggers:
+        logger.log_hyperparams(run_config(cfg))
+    if not quiet and trainer.is_global_zero:
+        show_banner(cfg, model, trainer)
+    failed = True
+    try:
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+        metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
+        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        if cfg.get("test"):
+            # verbose=False: the summary below shows the test metrics with the others
+            results = trainer.test(model, datamodule=datamodule, ckpt_path=best or None,
+                                   verbose=False)
+            metrics.update({name: float(value) for name, value in results[0].items()})
+        report(cfg, model, trainer, metrics, best)
+        failed = False
+    finally:
+        finish_runs(loggers, failed)
     return trainer.strategy.broadcast(metrics)  # every rank returns rank 0's values
 
 
 @rank_zero_only
-def report(cfg: DictConfig, model: SequenceTask, metrics: dict[str, float], best: str) -> None:
-    """Print where the run's files are, its metrics and (for language models) a sample."""
-    log.info("output folder: %s", cfg.paths.output_dir)
-    log.info("best checkpoint: %s", best or "(none saved)")
-    for name in sorted(metrics):
-        log.info("%-16s %.4f", name, metrics[name])
+def report(cfg: DictConfig, model: SequenceTask, trainer: L.Trainer, metrics: dict[str, float],
+           best: str) -> None:
+    """Print the end summary: best checkpoint, metrics by stage, where the logs are and (for
+    language models) a sample; in quiet mode only the optimised metric and the checkpoint."""
+    if cfg.get("quiet"):
+        names = [cfg.get("optimized_metric") or "val/loss", "test/loss"]
+        print(summary_line(metrics, best, names))
+        return
+    sample = None
     if isinstance(model, LanguageModel) and cfg.sample.length > 0:
-        vocab = model.spec.vocab or []
-        prompt = cfg.sample.prompt or ("\n" if "\n" in vocab else vocab[-1])
-        text = model.generate_text(prompt, cfg.sample.length, seed=cfg.get("seed"),
-                                   temperature=cfg.sample.temperature)[0]
-        log.info("sample:\n%s%s", prompt, text)
+        prompt = cfg.sample.prompt or model.default_prompt()
+        sample = prompt + model.generate_text(prompt, cfg.sample.length, seed=cfg.get("seed"),
+                                              temperature=cfg.sample.temperature)[0]
+    root = Path(trainer.default_root_dir)
+    files = [str(path) for path in (root / SAMPLES_FILE, root / FIGURES_DIR) if path.exists()]
+    show_summary(metrics, best, trainer.loggers, files, sample)
 
 
 @hydra_entry("train")

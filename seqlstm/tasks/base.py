@@ -17,7 +17,7 @@ Prediction contract (``seqlstm-predict``), between a task and its data module:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lightning as L
 import torch
@@ -30,6 +30,9 @@ from seqlstm.errors import ConfigError
 from seqlstm.nn import EncoderConfig, HiddenState, RecurrentEncoder, embedding_dropout
 from seqlstm.targets import qualified_name, resolve_class
 from seqlstm.tasks.stateful import StatefulMixin
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 Batch = Mapping[str, torch.Tensor]
 DEFAULT_OPTIMIZER = {"_target_": "torch.optim.Adam", "_partial_": True, "lr": 2e-3}
@@ -97,7 +100,7 @@ class SequenceTask(StatefulMixin, L.LightningModule):
         else:
             self.embedding = None
             input_width = self.spec.input_size
-        self.encoder = RecurrentEncoder(input_width, config)
+        self.encoder = self.build_encoder(input_width, config)
         self.head = self.build_head()
         self.train_metrics = self.build_metrics("train")
         self.val_metrics = self.build_metrics("val")
@@ -105,6 +108,12 @@ class SequenceTask(StatefulMixin, L.LightningModule):
         # token-weighted epoch means of the loss: exact across DDP ranks (sum and weight synced)
         self.val_loss = MeanMetric()
         self.test_loss = MeanMetric()
+
+    # -- what subclasses may replace -------------------------------------------------------
+    def build_encoder(self, input_size: int, config: EncoderConfig) -> RecurrentEncoder:
+        """The recurrent encoder over ``(B, T, input_size)`` inputs (a subclass may return its
+        own :class:`RecurrentEncoder` subclass)."""
+        return RecurrentEncoder(input_size, config)
 
     # -- what subclasses define -------------------------------------------------------------
     def build_head(self) -> nn.Module:
@@ -138,6 +147,15 @@ class SequenceTask(StatefulMixin, L.LightningModule):
     def batch_weight(self, batch: Batch) -> int:
         """How many predictions a batch scores: the weight of its loss in epoch means."""
         return batch["targets"].size(0)
+
+    # -- what the tracking callbacks show each validation epoch (optional) -------------------
+    def validation_samples(self, count: int, length: int, seed: int) -> list[tuple[str, str]]:
+        """``count`` ``(prompt, sample)`` pairs of ``length`` tokens to log as text; none here."""
+        return []
+
+    def validation_figures(self, batch: Batch) -> dict[str, Figure]:
+        """Named matplotlib figures made from the first validation batch; none here."""
+        return {}
 
     # -- the shared parts -------------------------------------------------------------------
     def embed(self, inputs: torch.Tensor) -> torch.Tensor:

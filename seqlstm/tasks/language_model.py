@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -13,7 +13,11 @@ from seqlstm.data.windows import IGNORE_INDEX
 from seqlstm.errors import ConfigError, DataError
 from seqlstm.nn import StepHead, TiedDecoder
 from seqlstm.tasks.base import Batch, SequenceTask
+from seqlstm.tasks.figures import loss_by_position
 from seqlstm.tasks.metrics import BitsPerCharacter, Perplexity
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 class LanguageModel(SequenceTask):
@@ -54,6 +58,20 @@ class LanguageModel(SequenceTask):
                        loss: torch.Tensor) -> None:
         metrics.update(loss.detach(), weight=self.batch_weight(batch))
 
+    # -- what the tracking callbacks show ---------------------------------------------------
+    def validation_samples(self, count: int, length: int, seed: int) -> list[tuple[str, str]]:
+        prompt = self.default_prompt()
+        return [(prompt, text) for text in self.generate_text(prompt, length, num_samples=count,
+                                                              seed=seed, temperature=0.8)]
+
+    def validation_figures(self, batch: Batch) -> dict[str, Figure]:
+        outputs, _ = self(batch["inputs"])  # (B, T, V)
+        targets = batch["targets"]  # (B, T)
+        losses = nn.functional.cross_entropy(outputs.transpose(1, 2), targets,
+                                             ignore_index=IGNORE_INDEX, reduction="none")
+        losses = losses.masked_fill(targets == IGNORE_INDEX, float("nan"))  # (B, T)
+        return {"loss_by_position": loss_by_position(losses, self.current_epoch)}
+
     # -- generation -----------------------------------------------------------------------
     @property
     def vocabulary(self) -> Vocabulary:
@@ -82,6 +100,11 @@ class LanguageModel(SequenceTask):
             next_logits, state = self.step(token, state)
         self.train(was_training)
         return torch.cat(tokens, dim=1) if tokens else prompt.new_empty(prompt.size(0), 0)
+
+    def default_prompt(self) -> str:
+        """A newline when the vocabulary has one, else its last token."""
+        vocab = self.spec.vocab or []
+        return "\n" if "\n" in vocab else vocab[-1]
 
     def generate_text(self, prompt: str, length: int, num_samples: int = 1,
                       seed: int | None = None, **sampling: Any) -> list[str]:

@@ -1,0 +1,1 @@
+"""What a run shows besides its scalars: loggers, samples, figures, terminal output."""

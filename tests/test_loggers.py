@@ -1,0 +1,143 @@
+"""Loggers: csv, tensorboard, wandb and several at once; W&B offline runs read back."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+from seqlstm.cli.run import build_loggers
+from seqlstm.cli.train import train
+from seqlstm.errors import ConfigError
+from seqlstm.tracking.wandb import WandbLogger, choose_mode
+from tests.conftest import FAST, REPO_ROOT, run_cli
+from tests.wandb_offline import read_run
+
+
+def tiny(text: Path) -> list[str]:
+    """A small, fast run on ``text`` with the default callbacks (checkpoints, media...); the
+    progress bar callback stays configured and is dropped because the trainer disables it."""
+    return ["data=char", f"data.path={text}", "data.seq_len=16", "data.batch_size=8",
+            "model.encoder.hidden_size=16", "callbacks.media.sample_length=20",
+            "trainer.log_every_n_steps=1",
+            *FAST]
+
+
+@pytest.fixture
+def offline_wandb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No W&B credentials, and every W&B folder inside ``tmp_path``."""
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    netrc = tmp_path / "netrc"
+    netrc.write_text("")
+    monkeypatch.setenv("NETRC", str(netrc))
+    for name in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR",
+                 "WANDB_ARTIFACT_DIR"):
+        folder = tmp_path / "wandb-home" / name.lower()
+        folder.mkdir(parents=True)
+        monkeypatch.setenv(name, str(folder))
+    return tmp_path
+
+
+def test_logger_groups_compose_one_or_several(compose_train):
+    assert set(compose_train().logger) == {"csv"}
+    cfg = compose_train("logger=[csv,tensorboard,wandb]", "logger.wandb.mode=disabled")
+    loggers = build_loggers(cfg.logger)
+    assert [type(lg) for lg in loggers] == [CSVLogger, TensorBoardLogger, WandbLogger]
+    assert loggers[2]._wandb_init["project"] == "seqlstm"
+    assert not compose_train("logger=[]").get("logger")
+
+
+def test_wandb_mode_is_offline_without_a_key_and_says_so(offline_wandb, monkeypatch):
+    mode, notice = choose_mode(None)
+    assert mode == "offline"
+    assert notice.startswith("wandb: no API key") and "wandb sync" in notice
+    assert "\n" not in notice
+    monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
+    assert choose_mode(None) == ("online", None)
+    (offline_wandb / "netrc").write_text("machine api.wandb.ai login user password key\n")
+    monkeypatch.delenv("WANDB_API_KEY")
+    assert choose_mode(None) == ("online", None)
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    assert choose_mode(None) == ("disabled", None)
+    assert choose_mode("offline") == ("offline", None)
+
+
+def test_wandb_options_are_checked():
+    expected = r"config key 'logger\.wandb\.mode' must be one of \['online', 'offline', "
+    with pytest.raises(ConfigError, match=expected):
+        choose_mode("cloud")
+    with pytest.raises(ConfigError, match=r"'logger\.wandb\.watch' must be one of \['gradients', "):
+        WandbLogger(mode="disabled", watch="weights")
+
+
+@pytest.mark.slow
+def test_choosing_csv_never_imports_wandb(tmp_path):
+    code = ("import sys; from seqlstm.cli.run import build_loggers; from seqlstm.cli import train; "
+            "from omegaconf import OmegaConf; "
+            f"build_loggers(OmegaConf.create({{'csv': {{'_target_': "
+            f"'lightning.pytorch.loggers.CSVLogger', 'save_dir': '{tmp_path}'}}}})); "
+            "assert 'wandb' not in sys.modules, 'wandb was imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO_ROOT)
+
+
+@pytest.mark.slow
+def test_csv_and_tensorboard_at_once(compose_train, small_text, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    train(compose_train("logger=[csv,tensorboard]", *tiny(small_text)))
+    run = tmp_path / "run"
+    header = (run / "csv" / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert {"val/loss", "train/grad_norm", "train/tokens_per_s", "lr-Adam"} <= set(header)
+    events = EventAccumulator(str(run / "tensorboard"), size_guidance={"tensors": 0, "images": 0})
+    tags = events.Reload().Tags()
+    assert "val/samples/text_summary" in tags["tensors"]
+    assert "val/loss_by_position" in tags["images"]
+    assert {"val/loss", "train/grad_norm", "lr-Adam"} <= set(tags["scalars"])
+    # TensorBoard took the text and the figure, so nothing falls back to the run folder
+    assert not (run / "samples.txt").exists() and not (run / "figures").exists()
+
+
+@pytest.mark.slow
+def test_wandb_multirun_gives_one_offline_run_per_trial_in_one_group(offline_wandb, small_text,
+                                                                     monkeypatch):
+    """`seqlstm-train -m ... logger=wandb` with no API key: three offline runs, one group, each
+    holding the composed config, the metrics, the sample table, the figure and the checkpoint."""
+    monkeypatch.setenv("COLUMNS", "300")  # summary lines unwrapped
+    result = run_cli("train", "-m", "seed=1,2,3", "logger=wandb", "logger.wandb.tags=[test,lm]",
+                     "logger.wandb.log_model=true", "logger.wandb.watch=gradients",
+                     "logger.wandb.watch_log_freq=1", f"hydra.sweep.dir={offline_wandb}/sweep",
+                     *tiny(small_text), cwd=offline_wandb)
+    notices = [line for line in result.stderr.splitlines() if "no API key" in line]
+    assert len(notices) == 3, result.stderr[-2000:]
+    folders = sorted((offline_wandb / "sweep").glob("*/wandb/offline-run-*"))
+    assert len(folders) == 3
+    runs = [read_run(folder) for folder in folders]
+    assert len({run.run_id for run in runs}) == 3
+    assert {run.group for run in runs} == {"train-sweep"}
+    assert sorted(run.name for run in runs) == ["train-0", "train-1", "train-2"]
+    assert sorted(run.config["seed"] for run in runs) == [1, 2, 3]
+    for folder, run in zip(folders, runs, strict=True):
+        # the composed Hydra config is the run's config (Hydra's own section left out)
+        assert run.config["model"]["encoder"]["hidden_size"] == 16
+        assert run.config["data"]["seq_len"] == 16
+        assert run.config["logger"]["wandb"]["tags"] == ["test", "lm"]
+        assert "hydra" not in run.config
+        assert run.metric("val/loss") and all(v > 0 for v in run.metric("val/loss"))
+        assert run.metric("train/grad_norm") and run.metric("lr-Adam")
+        assert run.metric("test/loss")
+        # wandb.watch: gradient histograms
+        assert "histogram" in run.metric("gradients/encoder.layers.0.rnn.weight_hh_l0/_type")
+        (table,) = run.media("table/val/samples_*.table.json")
+        rows = json.loads(table.read_text())
+        assert rows["columns"] == ["epoch", "step", "prompt", "sample"]
+        assert len(rows["data"]) == 2 and all(len(row[3]) == 20 for row in rows["data"])
+        (image,) = run.media("images/val/loss_by_position_*.png")
+        assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert ("model", f"model-{run.run_id}") in run.artifacts
+        # the end summary says how to upload the offline run
+        assert f"wandb sync {folder}" in result.stdout
