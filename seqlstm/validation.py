@@ -8,7 +8,6 @@ rules that span keys (a deterministic run needs a seed, devices vs what the mach
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,6 +15,7 @@ import lightning as L
 import torch
 
 from seqlstm.configs import plain
+from seqlstm.distributed import check_trainer_config
 from seqlstm.errors import ConfigError
 from seqlstm.nn import EncoderConfig
 from seqlstm.targets import resolve_class
@@ -66,18 +66,7 @@ def check_trainer(trainer: Mapping[str, Any]) -> None:
     accelerator = str(trainer.get("accelerator", "auto"))
     if accelerator not in ACCELERATORS:
         raise ConfigError("trainer.accelerator", f"one of {list(ACCELERATORS)}", accelerator)
-    gpus = torch.cuda.device_count()
-    if accelerator in ("gpu", "cuda") and gpus == 0:
-        raise ConfigError("trainer.accelerator", "'cpu' or 'auto' on this machine (no CUDA GPU "
-                          "is visible)", accelerator)
-    available = gpus if accelerator in ("gpu", "cuda") else os.cpu_count() or 1
-    devices = trainer.get("devices", "auto")
-    if accelerator in ("cpu", "gpu", "cuda") and devices not in ("auto", -1, "-1"):
-        count = len(devices) if isinstance(devices, (list, tuple)) or not _is_int(devices) \
-            else devices
-        if not _is_int(count) or not 1 <= count <= available:
-            raise ConfigError("trainer.devices", f"'auto', -1 or 1..{available} (this machine's "
-                              f"{accelerator.upper()} count)", devices)
+    check_trainer_config(trainer)  # strategy, and devices against what this machine has
     precision = str(trainer.get("precision", "32"))
     if precision not in PRECISIONS:
         raise ConfigError("trainer.precision", f"one of {list(PRECISIONS)}", trainer["precision"])

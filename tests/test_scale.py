@@ -144,6 +144,7 @@ def test_training_shards_are_disjoint_and_cover_one_epoch():
                                                      shuffle=True, seed=0)))
     assert len(shards[0]) == len(shards[1]) == 32
     assert sorted(shards[0] + shards[1]) == sorted(epoch)  # together: exactly one epoch
+    sampler.set_epoch(1)
     assert list(sampler) != epoch                          # the next epoch draws anew
     sampler.set_epoch(0)
     assert list(sampler) == epoch

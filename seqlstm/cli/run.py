@@ -12,7 +12,7 @@ from lightning.pytorch.plugins.io import CheckpointIO
 from omegaconf import DictConfig
 
 from seqlstm.configs import plain
-from seqlstm.distributed import check_launch, check_trainer_config
+from seqlstm.distributed import check_launch
 from seqlstm.errors import ConfigError, SeqlstmError
 from seqlstm.targets import qualified_name, resolve_class
 from seqlstm.tasks.checkpoint_io import SafeCheckpointIO
@@ -53,9 +53,9 @@ def build_loggers(cfg: DictConfig | None) -> list[Logger]:
 def build_trainer(cfg: DictConfig, callbacks: list[L.Callback], loggers: list[Logger],
                   **overrides: Any) -> L.Trainer:
     """The trainer of ``cfg.trainer`` with these callbacks and loggers (``overrides`` replace
-    trainer options), after checking its strategy and devices exist here; checkpoints go
-    through :class:`SafeCheckpointIO` unless the config names another checkpoint I/O plugin."""
-    check_trainer_config(cfg.trainer)
+    trainer options; :mod:`seqlstm.validation` has checked its strategy and devices); checkpoints
+    go through :class:`SafeCheckpointIO` unless the config names another checkpoint I/O plugin.
+    """
     plugins = list(instantiate(cfg.trainer.get("plugins")) or [])
     if not any(isinstance(plugin, CheckpointIO) for plugin in plugins):
         plugins.append(SafeCheckpointIO())
