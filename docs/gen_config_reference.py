@@ -19,7 +19,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
 PAGE = "configuration.md"
-ENTRY_POINTS = {"train": "seqlstm-train", "eval": "seqlstm-eval", "generate": "seqlstm-generate"}
+ENTRY_POINTS = {"train": "seqlstm-train", "eval": "seqlstm-eval", "generate": "seqlstm-generate",
+                "predict": "seqlstm-predict", "export": "seqlstm-export"}
 
 
 def leading_comment(text: str) -> str:
@@ -125,12 +126,13 @@ def render() -> str:
     groups = sorted(p for p in CONF.iterdir() if p.is_dir())
     lines += ["## Groups", "", "| group | options |", "|---|---|"]
     for group in groups:
-        options = ", ".join(f"`{p.stem}`" for p in sorted(group.glob("*.yaml")))
+        options = ", ".join(f"`{p.relative_to(group).with_suffix('').as_posix()}`"
+                            for p in sorted(group.rglob("*.yaml")))
         lines.append(f"| [`{group.name}`](#{group.name}) | {options} |")
     lines.append("")
     for group in groups:
         lines += [f"### {group.name}", ""]
-        for path in sorted(group.glob("*.yaml")):
+        for path in sorted(group.rglob("*.yaml")):  # nested groups too: hydra/launcher/...
             lines += option_section(path, "####")
     return "\n".join(lines).rstrip() + "\n"
 

@@ -102,7 +102,7 @@ def test_onnx_and_torchscript_match_pytorch_over_a_stateful_rollout(name, kind, 
 
 @pytest.mark.parametrize("name", sorted(BIDIRECTIONAL))
 def test_bidirectional_exports_match_on_whole_sequences(name, tmp_path):
-    task = language_model(**BIDIRECTIONAL[name])
+    task = tagger(**BIDIRECTIONAL[name])  # a language model refuses a backward direction
     export(task, tmp_path, name)
     inputs = random_inputs(task, batch=2, steps=STEPS)
     state = tuple(torch.randn_like(s) for s in StepModule(task).zero_state(2))

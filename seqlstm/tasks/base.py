@@ -139,11 +139,6 @@ class SequenceTask(StatefulMixin, L.LightningModule):
         self.carry_state(stage, batch, state)
         return outputs
 
-    def predict_step(self, batch: Batch, batch_idx: int) -> dict[str, torch.Tensor]:
-        """Named prediction tensors for one batch of ``predict_dataloader()``, in original units
-        (see the prediction contract in this module's docstring)."""
-        raise NotImplementedError(f"{type(self).__name__} does not predict new data")
-
     def batch_weight(self, batch: Batch) -> int:
         """How many predictions a batch scores: the weight of its loss in epoch means."""
         return batch["targets"].size(0)

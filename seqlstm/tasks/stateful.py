@@ -145,6 +145,8 @@ class StatefulMixin:
         return outputs[:, -1], state
 
     def predict_step(self, batch: Batch, batch_idx: int = 0) -> Any:
-        """The head's outputs for every step of ``batch["inputs"]``, from a zero state."""
+        """The head's outputs for every step of ``batch["inputs"]``, from a zero state. Tasks
+        that predict new data through ``seqlstm-predict`` override this and return named
+        tensors in original units (the prediction contract in :mod:`seqlstm.tasks.base`)."""
         outputs, _ = self(batch["inputs"], lengths=batch.get("lengths"))
         return outputs
