@@ -14,7 +14,8 @@ from tests.reliability import assert_same_tensors, compose_in, final_state, tiny
 def test_two_deterministic_runs_are_bitwise_equal(compose_train, small_text, tmp_path):
     runs = [tmp_path / "first", tmp_path / "second"]
     metrics = [train(compose_in(compose_train, run, *tiny_run(small_text))) for run in runs]
-    assert metrics[0] == metrics[1]
+    timed = [{k: v for k, v in m.items() if not k.endswith("_per_s")} for m in metrics]
+    assert timed[0] == timed[1]  # everything but the throughput, which is wall-clock
     first, second = (final_state(run) for run in runs)
     assert_same_tensors(first["state_dict"], second["state_dict"])
     assert_same_tensors(first["optimizer"], second["optimizer"])

@@ -4,7 +4,8 @@ Mark each ``bash``/``python`` block in ``README.md`` and ``docs/*.md`` on the li
 
 - ``<!-- docs-test: run -->``: run by :func:`test_runnable_blocks_work` (the blocks of a page run
   in order, in one scratch folder holding ``input.txt``; ``seqlstm-train`` gets tiny overrides
-  appended so it trains a few batches, W&B runs offline);
+  appended so it trains a few batches (``data.seq_len`` only for character data), W&B runs
+  offline);
 - ``<!-- docs-test: skip (reason) -->``: not run, for the reason given (needs a GPU, a
   cluster, the network, or another test runs it).
 """
@@ -33,9 +34,37 @@ TINY_TRAIN = ["trainer.max_epochs=1", "++trainer.limit_train_batches=2",
               "++trainer.limit_val_batches=2", "++trainer.limit_test_batches=1",
               "++trainer.val_check_interval=1.0", "data.seq_len=16", "data.batch_size=4",
               "model.encoder.hidden_size=16", "sample.length=20"]
-WRAPPER = '''import runpy, sys
+#: the data configs that have ``seq_len`` (character data)
+CHAR_DATA = ("char", "pystdlib", "tinyshakespeare")
+WRAPPER = '''import re, runpy, sys
+from pathlib import Path
 args = sys.argv[1:]
 extra = {extra!r}
+
+
+def data_group():
+    """The data config a command line picks: data=, else its experiment's (or parent's)."""
+    for arg in args:
+        if arg.startswith("data="):
+            return arg[len("data="):]
+    name = next((a[len("experiment="):] for a in args if a.startswith("experiment=")), None)
+    while name:
+        text = Path({conf!r}, "experiment", name + ".yaml").read_text()
+        found = re.search(r"override /data: *(\\w+)", text)
+        if found:
+            return found.group(1)
+        parent = re.search(r"^  - (\\w+) *$", text, re.M)
+        name = parent.group(1) if parent else None
+    return "pystdlib"
+
+
+if {train!r} and data_group() not in {char_data!r}:
+    extra = [a for a in extra if not a.startswith("data.seq_len=")]
+if {train!r} and any(a.startswith("ckpt_path=") for a in args):
+    # a resumed run gets one more epoch than the runs before it trained, so it has work to do
+    runs = len(list(Path("logs").glob("*/runs/*")))
+    extra = [f"trainer.max_epochs={{runs + 1}}" if a == "trainer.max_epochs=1" else a
+             for a in extra]
 if {train!r} and not any(a.startswith(("data=", "experiment=")) and a != "data=pystdlib"
                          for a in args):
     extra = extra + ["data.path.max_bytes=60000"]
@@ -96,12 +125,17 @@ def test_runnable_blocks_work(page, tmp_path, small_text):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for command, module in [("seqlstm-train", "train"), ("seqlstm-eval", "evaluate"),
-                            ("seqlstm-generate", "generate")]:
+                            ("seqlstm-generate", "generate"), ("seqlstm-predict", "predict"),
+                            ("seqlstm-export", "export")]:
         train = module == "train"
         script = bin_dir / command
         script.write_text(f"#!{sys.executable}\n" + WRAPPER.format(
-            extra=TINY_TRAIN if train else [], train=train, module=module))
+            extra=TINY_TRAIN if train else [], train=train, module=module,
+            conf=str(config_dir()), char_data=CHAR_DATA))
         script.chmod(0o755)
+    python = bin_dir / "python"  # the blocks' `python` is this interpreter
+    python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    python.chmod(0o755)
     work = tmp_path / "work"
     work.mkdir()
     (work / "input.txt").write_text(small_text.read_text())

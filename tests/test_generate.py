@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
@@ -72,8 +74,10 @@ def test_generate_cli_prints_prompt_and_samples(checkpoint, tmp_path):
     result = run_cli("generate", f"ckpt_path={checkpoint}", "prompt=the", "length=12",
                      "num_samples=2", "seed=5", "top_k=3", "top_p=0.9",
                      f"output={tmp_path / 'out.txt'}", cwd=tmp_path)
-    samples = result.stdout.rstrip("\n").split("\n\n")
-    assert len(samples) == 2 and all(s.startswith("the") and len(s) == 15 for s in samples)
+    parts = re.split(r"^--- sample (\d) ---\n", result.stdout.rstrip("\n"), flags=re.M)
+    assert parts[0] == "" and parts[1::2] == ["1", "2"]
+    samples = [part.removesuffix("\n") for part in parts[2::2]]
+    assert all(s.startswith("the") and len(s) == 15 for s in samples)
     assert (tmp_path / "out.txt").read_text() == result.stdout
 
 

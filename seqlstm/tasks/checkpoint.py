@@ -15,9 +15,11 @@ from seqlstm.tasks.base import CHECKPOINT_TASK_KEY, SequenceTask
 T = TypeVar("T", bound=SequenceTask)
 
 
-def read_checkpoint(path: str | Path) -> dict[str, Any]:
+def read_checkpoint(path: str | Path, require_task: bool = True) -> dict[str, Any]:
     """The checkpoint dict at ``path``, read with ``weights_only=True``: a file that needs
-    arbitrary unpickling is refused before any of its code runs."""
+    arbitrary unpickling is refused before any of its code runs. ``require_task=False`` also
+    takes Lightning's own files that are not whole checkpoints (``ddp_spawn`` hands the trained
+    weights back to the main process as a bare state dict)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"ckpt_path: no such checkpoint file: {path}")
@@ -30,7 +32,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     except Exception as err:  # torch.load fails in many ways on a file that is not one
         raise CheckpointError(f"{path}: not a readable checkpoint ({type(err).__name__}: "
                               f"{err})") from None
-    if not isinstance(checkpoint, dict) or CHECKPOINT_TASK_KEY not in checkpoint:
+    if not isinstance(checkpoint, dict) or (require_task and CHECKPOINT_TASK_KEY not in checkpoint):
         raise CheckpointError(f"{path}: not a seqlstm checkpoint (no '{CHECKPOINT_TASK_KEY}')")
     return checkpoint
 

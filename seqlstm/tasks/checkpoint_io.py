@@ -48,7 +48,7 @@ class SafeCheckpointIO(TorchCheckpointIO):
 
     def load_checkpoint(self, path: str | Path, map_location: Any | None = None,
                         weights_only: bool | None = None) -> dict[str, Any]:
-        return read_checkpoint(path)
+        return read_checkpoint(path, require_task=False)  # train() pre-checked ckpt_path
 
 
 def _fsync_folder(folder: Path) -> None:
