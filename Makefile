@@ -14,6 +14,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH)"
 	$(PY) -m pip install -q -e ".[dev]"
+	# only aeon's shipped .ts files (JapaneseVowels, ItalyPowerDemand) are read: no dependencies
+	$(PY) -m pip install -q --no-deps "aeon==1.6.0"
 	touch $@
 
 train: setup
