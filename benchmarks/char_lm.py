@@ -91,6 +91,7 @@ def main(argv: list[str]) -> str:
 def render(args: argparse.Namespace, results: dict[str, list[dict]], vocab_size: int,
            load: tuple[float, float, float], load_end: tuple[float, float, float]) -> str:
     speed = {s: harness.median_of(r, "tokens_per_s") for s, r in results.items()}
+    cpu = {s: harness.median_of(r, "tokens_per_cpu_s") for s, r in results.items()}
     reference = speed.get("torch")
     rows = []
     for system, runs in results.items():
@@ -99,11 +100,12 @@ def render(args: argparse.Namespace, results: dict[str, list[dict]], vocab_size:
         verdict = "-" if target is None or value is None else (
             f"{'met' if value >= target else 'MISSED'} (>= {_target_text(system, target)})")
         rows.append([SYSTEMS[system][0], speed[system], value,
-                     report.ratio(reference, speed[system]), len(runs),
+                     report.ratio(reference, speed[system]), cpu[system],
+                     report.ratio(cpu[system], cpu.get("torch")), len(runs),
                      runs[0]["steps"], harness.median_of(runs, "peak_rss_mb"), verdict])
     table = report.markdown_table(
-        ["system", "tokens/s (median)", "x reference", "reference / system", "runs",
-         "timed steps/run", "peak RSS MiB", "target"], rows)
+        ["system", "tokens/s (median)", "x reference", "reference / system", "tokens/CPU-s",
+         "x reference (CPU)", "runs", "timed steps/run", "peak RSS MiB", "target (wall)"], rows)
     lines = [
         "## Character LM training throughput", "",
         "Same model everywhere: embedding 64 -> 2 x 256 LSTM -> per-step head over "
@@ -111,7 +113,9 @@ def render(args: argparse.Namespace, results: dict[str, list[dict]], vocab_size:
         "128 characters of tiny shakespeare. Each system is timed from the end of its "
         f"{args.warmup} warm-up steps to the end of its last step by a per-batch callback "
         "(for Keras too: `fit`'s own wall time includes a tf.data teardown that can stall "
-        "20-40 s). Runs are interleaved; the table gives medians.", "", table,
+        "20-40 s). Runs are interleaved; the table gives medians. Tokens/CPU-s divides by the "
+        "CPU time of the process's threads over the same steps: it moves much less than wall "
+        "time when other processes share the machine.", "", table,
     ]
     torch_runs = results.get("torch", [])
     flops = [r["matmul_flops"] for r in torch_runs if "matmul_flops" in r]
