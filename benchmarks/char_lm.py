@@ -62,7 +62,7 @@ def main(argv: list[str]) -> str:
     args = parse(argv)
     if not args.text.is_file():
         raise SystemExit(f"error: {args.text} is absent; pass --text FILE")
-    load = os.getloadavg()
+    load, args.started = os.getloadavg(), report.now()
     text = args.text.read_text(encoding="utf-8")
     vocab = Vocabulary.from_text(text)
     tmp = Path(tempfile.mkdtemp(prefix="bench-lm-"))
@@ -137,8 +137,8 @@ def render(args: argparse.Namespace, results: dict[str, list[dict]], vocab_size:
                        for k, v in r.items() if k in ("torch", "lightning", "keras")}
                       | {f"Keras backend {r['backend_version']}" for runs in results.values()
                          for r in runs[:1] if "backend_version" in r})
-    lines += [f"Machine: {report.machine(args.threads, load)}; load average at the end "
-              f"{load_end[0]:.2f}.", f"Versions: {', '.join(versions)}.", "",
+    lines += [f"Machine: {report.machine(args.threads, load, args.started)}; load average at "
+              f"the end {load_end[0]:.2f}.", f"Versions: {', '.join(versions)}.", "",
               f"Command: `{report.command_line()}`"]
     if report.loaded(load) or report.loaded(load_end):
         lines += ["", "Measured while other processes shared the CPU (see the load averages): "

@@ -104,7 +104,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> str:
     args = parse(argv)
-    load = os.getloadavg()
+    load, args.started = os.getloadavg(), report.now()
     scaled = build_data(args.series, args.length, args.seed)
     tmp = Path(tempfile.mkdtemp(prefix="bench-fc-"))
     scaled.data.save(str(tmp / "data.npz"))
@@ -178,7 +178,7 @@ def render(args: argparse.Namespace, results: dict[str, list[dict]], naive_mae: 
         "the last 48 values. MAE in original units over all test forecasts; MASE scales each "
         "series by its in-sample seasonal-naive MAE. Medians over runs, runs interleaved.", "",
         table,
-        f"Machine: {report.machine(args.threads, load)}; load average at the end "
+        f"Machine: {report.machine(args.threads, load, args.started)}; load average at the end "
         f"{load_end[0]:.2f}.", f"Versions: {', '.join(versions)}.", "",
         f"Command: `{report.command_line()}`"]
     if report.loaded(load) or report.loaded(load_end):

@@ -125,7 +125,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> str:
     args = parse(argv)
-    load = os.getloadavg()
+    load, args.started = os.getloadavg(), report.now()
     rows = [r for r in ROWS if r.key in args.rows]
     results = {}
     for row in rows:
@@ -164,5 +164,5 @@ def render(rows: list[Row], results: dict[str, dict], args: argparse.Namespace,
         "like nanoGPT's validation split. The published figures "
         "come from the cited papers (their own set-ups, budgets and hardware), so they say what "
         "a model should learn, not how fast.", "", table,
-        f"Machine: {report.machine(args.threads, load)}.", "",
+        f"Machine: {report.machine(args.threads, load, args.started)}.", "",
         f"Command: `{report.command_line()}`"]) + "\n"

@@ -86,8 +86,9 @@ def command_line() -> str:
     return "python -m benchmarks " + shlex.join(sys.argv[1:])
 
 
-def machine(threads: int, load: tuple[float, float, float] | None = None) -> str:
-    """One line naming the machine, its load when the run started and the threads used."""
+def machine(threads: int, load: tuple[float, float, float] | None = None,
+            started: datetime | None = None) -> str:
+    """One line naming the machine, when the run started, its load then and the threads used."""
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -97,10 +98,14 @@ def machine(threads: int, load: tuple[float, float, float] | None = None) -> str
     except OSError:
         pass
     load = load or os.getloadavg()
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    when = (started or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M UTC")
     return (f"{when}; {cpu}, {os.cpu_count()} logical cores, {threads} thread(s) per process; "
             f"Linux load average at start {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} "
             f"(1/5/15 min); Python {platform.python_version()}")
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 def loaded(load: tuple[float, float, float]) -> bool:
