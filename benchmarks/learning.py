@@ -145,7 +145,10 @@ def ours(result: dict, metric: str) -> str:
         return f"failed: {result['error'][0]}"
     if result["value"] is None:
         return f"`{metric}` not logged (got {', '.join(sorted(result['metrics']))})"
-    return f"{report.fmt(result['value'])} ({metric}, {result['seconds'] / 60:.1f} min)"
+    steps = result["metrics"].get("step")
+    return (f"{report.fmt(result['value'])} ({metric}; {steps:.0f} steps; run "
+            f"{result['seconds'] / 60:.1f} min)" if steps is not None else
+            f"{report.fmt(result['value'])} ({metric}; run {result['seconds'] / 60:.1f} min)")
 
 
 def render(rows: list[Row], results: dict[str, dict], args: argparse.Namespace,
@@ -165,4 +168,7 @@ def render(rows: list[Row], results: dict[str, dict], args: argparse.Namespace,
         "come from the cited papers (their own set-ups, budgets and hardware), so they say what "
         "a model should learn, not how fast.", "", table,
         f"Machine: {report.machine(args.threads, load, args.started)}.", "",
-        f"Command: `{report.command_line()}`"]) + "\n"
+        f"Command: `{report.command_line()}`",
+        *(["", "Measured while other processes shared the CPU (see the load average): a "
+           "budgeted row trains fewer steps than it would alone."] if report.loaded(load) else [])
+    ]) + "\n"
