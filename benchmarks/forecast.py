@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -115,9 +116,13 @@ def main(argv: list[str]) -> str:
 
         def run() -> dict:
             out = tmp / f"{system}-{next(counter)}.npy"
-            result = harness.run(script, ["--data", str(tmp / "data.npz"), "--out", str(out),
-                                          "--epochs", str(args.epochs), "--seed",
-                                          str(args.seed)], args.threads, peer)
+            try:
+                result = harness.run(script, ["--data", str(tmp / "data.npz"), "--out",
+                                              str(out), "--epochs", str(args.epochs), "--seed",
+                                              str(args.seed)], args.threads, peer)
+            except RuntimeError as err:  # one peer's failure must not lose the others' runs
+                print(err, file=sys.stderr)
+                result = {"pending": "failed: " + str(err).strip().splitlines()[-1][:150]}
             if not result.get("pending"):
                 forecasts = scaled.unscale(np.load(out))
                 result.update(mae=scaled.mae(forecasts), mase=scaled.mase(forecasts))
@@ -148,7 +153,9 @@ def render(args: argparse.Namespace, results: dict[str, list[dict]], naive_mae: 
     for system, runs in results.items():
         m = med[system]
         if runs[0].get("pending"):
-            rows.append([SYSTEMS[system][0], *["-"] * 10, f"pending: {runs[0]['pending']}"])
+            note = runs[0]["pending"]
+            rows.append([SYSTEMS[system][0], *["-"] * 10,
+                         note if note.startswith("failed") else f"pending: {note}"])
             continue
         rows.append([SYSTEMS[system][0], m["prep_s"], m["fit_s"], m["windows_per_s"],
                      report.ratio(m["windows_per_s"], reference),

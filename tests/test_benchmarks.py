@@ -10,7 +10,7 @@ import pytest
 
 from benchmarks import report
 from benchmarks.__main__ import main as bench_main
-from benchmarks.char_lm import lstm_train_flops_per_token
+from benchmarks.char_lm import lstm_train_flops_per_token, verdict
 from benchmarks.forecast import Scaled, build_data
 from benchmarks.learning import last_values
 from benchmarks.runners.common import StepClock
@@ -150,3 +150,12 @@ def test_runner_output_is_json(capsys):
     emit({"x": 1})
     line = capsys.readouterr().out.strip().splitlines()[-1]
     assert json.loads(line)["x"] == 1 and json.loads(line)["peak_rss_mb"] > 0
+
+
+def test_char_lm_targets_compare_seqlstm_with_each_system():
+    speed = {"torch": 1000.0, "seqlstm": 960.0, "keras-tf": 800.0, "keras-torch": 40.0}
+    assert verdict("seqlstm", speed) == "seqlstm / reference = 0.96: met (>= 0.95)"
+    assert verdict("keras-tf", speed) == "seqlstm / this = 1.20: MISSED (>= 1.3)"
+    assert verdict("keras-torch", speed) == "seqlstm / this = 24.00: met (>= 20)"
+    assert verdict("torch", speed) == "-"
+    assert verdict("keras-tf", {**speed, "seqlstm": None}) == "-"
