@@ -154,7 +154,7 @@ def render(args: argparse.Namespace, results: dict[str, list[dict]], naive_mae: 
         m = med[system]
         if runs[0].get("pending"):
             note = runs[0]["pending"]
-            rows.append([SYSTEMS[system][0], *["-"] * 10,
+            rows.append([SYSTEMS[system][0], *[None] * 10,
                          note if note.startswith("failed") else f"pending: {note}"])
             continue
         rows.append([SYSTEMS[system][0], m["prep_s"], m["fit_s"], m["windows_per_s"],

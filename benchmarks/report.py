@@ -46,7 +46,8 @@ def fmt(value: object, digits: int = 3) -> str:
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """A GitHub Markdown table; numeric columns are right-aligned."""
     cells = [[fmt(cell) for cell in row] for row in rows]
-    numeric = [all(isinstance(row[i], (int, float)) or row[i] is None for row in rows) and rows
+    numeric = [any(isinstance(row[i], (int, float)) for row in rows)
+               and all(isinstance(row[i], (int, float)) or row[i] is None for row in rows)
                for i in range(len(headers))]
     align = ["---:" if numeric[i] else "---" for i in range(len(headers))]
     lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join(align) + " |"]
