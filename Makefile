@@ -4,6 +4,9 @@ PY := $(VENV)/bin/python
 # The CPU build of torch goes in first: an unpinned torch can pull a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 PYTEST_ARGS ?=
+# `make bench` runs every benchmark; `make bench BENCH=char-lm BENCH_ARGS="--threads 1"` one
+BENCH ?= all
+BENCH_ARGS ?=
 
 .PHONY: setup train test test-fast lint docs bench clean
 
@@ -26,6 +29,10 @@ test: setup
 
 test-fast: setup
 	$(PY) -m pytest -n 2 -m "not slow" $(PYTEST_ARGS)
+
+# peers get their own venvs under .bench-venvs/ (created on first use); see docs/benchmarks.md
+bench: setup
+	$(PY) -m benchmarks $(BENCH) $(BENCH_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,159 @@
+"""Character LM training throughput: seqlstm vs a hand-written PyTorch loop vs Keras 3.
+
+Every system trains the same model (embedding 64 -> 2 x 256 LSTM -> linear/softmax head over the
+characters, no dropout, Adam 2e-3, gradient norm clipped at 1) on windows of tiny shakespeare,
+batch 64 x 128 steps. Each is timed from the end of the warm-up steps to the end of the last
+step by a per-batch callback (Keras's ``fit`` wall time is bimodal: see DESIGN.md). The
+hardware ceiling divides the LM step's achieved FLOP/s by a large fp32 matmul's, measured in
+the same run with the same threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import harness, report
+from seqlstm.data.vocab import Vocabulary
+
+NAME = "char-lm"
+#: where seqlstm-train's data=tinyshakespeare downloads it, then the shared checkout's copy
+TEXT_CANDIDATES = (report.ROOT / "data" / "tinyshakespeare.txt",
+                   report.ROOT.parent / "shared" / "data" / "tinyshakespeare.txt")
+SYSTEMS = {  # label, runner, peer venv, extra environment
+    "torch": ("hand-written PyTorch loop (reference)", "lm_torch.py", None, {}),
+    "seqlstm": ("seqlstm (LanguageModel + Lightning Trainer)", "lm_seqlstm.py", None, {}),
+    "keras-tf": ("Keras 3, TensorFlow backend", "lm_keras.py", "keras",
+                 {"KERAS_BACKEND": "tensorflow"}),
+    "keras-torch": ("Keras 3, torch backend", "lm_keras.py", "keras", {"KERAS_BACKEND": "torch"}),
+}
+#: system -> the least seqlstm's speed over that system's may be (the reference for seqlstm)
+TARGETS = {"seqlstm": 0.95, "keras-tf": 1.3, "keras-torch": 20.0}
+
+
+def lstm_train_flops_per_token(vocab: int, embedding: int, hidden: int, layers: int) -> float:
+    """Matmul FLOPs of one training token: 3 x forward (backward costs two forwards)."""
+    forward = sum(2 * 4 * hidden * ((embedding if i == 0 else hidden) + hidden)
+                  for i in range(layers)) + 2 * hidden * vocab
+    return 3.0 * forward
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m benchmarks char-lm", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--text", type=Path, default=next(
+        (path for path in TEXT_CANDIDATES if path.is_file()), TEXT_CANDIDATES[0]))
+    p.add_argument("--threads", type=int, default=harness.default_threads())
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--steps", type=int, default=20, help="timed steps per run")
+    p.add_argument("--keras-torch-steps", type=int, default=2,
+                   help="timed steps for Keras on torch (about 15 s a step)")
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--matmul", type=int, default=2048)
+    p.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=list(SYSTEMS))
+    p.add_argument("--no-write", action="store_true", help="print the section only")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str]) -> str:
+    args = parse(argv)
+    if not args.text.is_file():
+        raise SystemExit(f"error: {args.text} is absent; pass --text FILE")
+    load, args.started = os.getloadavg(), report.now()
+    text = args.text.read_text(encoding="utf-8")
+    vocab = Vocabulary.from_text(text)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-lm-"))
+    ids_path = tmp / "ids.npy"
+    np.save(ids_path, vocab.encode(text))
+    shape = ["--batch", "64", "--seq-len", "128", "--hidden", "256", "--layers", "2",
+             "--embedding", "64", "--warmup", str(args.warmup)]
+
+    def job(system: str):
+        _, script, peer, env = SYSTEMS[system]
+        steps = args.keras_torch_steps if system == "keras-torch" else args.steps
+        data = ["--text", str(args.text)] if system == "seqlstm" else \
+            ["--data", str(ids_path), "--vocab", str(len(vocab))]
+        extra = ["--matmul", str(args.matmul)] if system == "torch" else []
+        return lambda: harness.run(script, [*data, *shape, "--steps", str(steps), *extra],
+                                   args.threads, peer, env)
+
+    results = harness.repeat(args.repeats, {s: job(s) for s in args.systems})
+    section = render(args, results, vocab_size=len(vocab), load=load, load_end=os.getloadavg())
+    if not args.no_write:
+        report.write_section(NAME, section)
+    print(section)
+    return section
+
+
+def render(args: argparse.Namespace, results: dict[str, list[dict]], vocab_size: int,
+           load: tuple[float, float, float], load_end: tuple[float, float, float]) -> str:
+    speed = {s: harness.median_of(r, "tokens_per_s") for s, r in results.items()}
+    cpu = {s: harness.median_of(r, "tokens_per_cpu_s") for s, r in results.items()}
+    reference = speed.get("torch")
+    rows = []
+    for system, runs in results.items():
+        value = report.ratio(speed[system], reference)
+        rows.append([SYSTEMS[system][0], speed[system], value,
+                     report.ratio(reference, speed[system]), cpu[system],
+                     report.ratio(cpu[system], cpu.get("torch")), len(runs),
+                     runs[0]["steps"], harness.median_of(runs, "peak_rss_mb"),
+                     verdict(system, speed)])
+    table = report.markdown_table(
+        ["system", "tokens/s (median)", "x reference", "reference / system", "tokens/CPU-s",
+         "x reference (CPU)", "runs", "timed steps/run", "peak RSS MiB", "target (wall time)"],
+        rows)
+    lines = [
+        "## Character LM training throughput", "",
+        "Same model everywhere: embedding 64 -> 2 x 256 LSTM -> per-step head over "
+        f"{vocab_size} characters, no dropout, Adam 2e-3, gradient norm clipped at 1; batch 64 x "
+        "128 characters of tiny shakespeare. Each system is timed from the end of its "
+        f"{args.warmup} warm-up steps to the end of its last step by a per-batch callback "
+        "(for Keras too: `fit`'s own wall time includes a tf.data teardown that can stall "
+        "20-40 s). Runs are interleaved; the table gives medians. Tokens/CPU-s divides by the "
+        "CPU time of the process's threads over the same steps: it moves much less than wall "
+        "time when other processes share the machine.", "", table,
+    ]
+    torch_runs = results.get("torch", [])
+    flops = [r["matmul_flops"] for r in torch_runs if "matmul_flops" in r]
+    if flops and reference:
+        per_token = lstm_train_flops_per_token(vocab_size, 64, 256, 2)
+        achieved = per_token * reference
+        ceiling = report.median(flops)
+        seq = speed.get("seqlstm")
+        lines += [
+            "**Hardware ceiling.** The LM training step does "
+            f"{per_token / 1e6:.2f} MFLOP per token (matmuls; backward counted as two "
+            f"forwards), so the hand-written loop achieves {achieved / 1e9:.2f} GFLOP/s"
+            + (f" and seqlstm {per_token * seq / 1e9:.2f} GFLOP/s" if seq else "")
+            + f"; a {args.matmul} x {args.matmul} fp32 matmul in the same processes reaches "
+            f"{ceiling / 1e9:.1f} GFLOP/s (median of best-of-10), a ceiling ratio of "
+            f"{achieved / ceiling:.2f} for the hand-written loop"
+            + (f" and {per_token * seq / ceiling:.2f} for seqlstm" if seq else "") + ".", ""]
+    versions = sorted({f"{k} {v}" for runs in results.values() for r in runs[:1]
+                       for k, v in r.items() if k in ("torch", "lightning", "keras")}
+                      | {f"Keras backend {r['backend_version']}" for runs in results.values()
+                         for r in runs[:1] if "backend_version" in r})
+    lines += [f"Machine: {report.machine(args.threads, load, args.started)}; load average at "
+              f"the end {load_end[0]:.2f}.", f"Versions: {', '.join(versions)}.", "",
+              f"Command: `{report.command_line()}`"]
+    if report.loaded(load) or report.loaded(load_end):
+        lines += ["", "Measured while other processes shared the CPU (see the load averages): "
+                  "absolute numbers are low and noisy, the ratios hold better."]
+    return "\n".join(lines) + "\n"
+
+
+def verdict(system: str, speed: dict[str, float | None]) -> str:
+    """Whether seqlstm's speed over ``system``'s (the reference's, for seqlstm) meets its
+    target, in wall time."""
+    target = TARGETS.get(system)
+    other = "torch" if system == "seqlstm" else system
+    value = report.ratio(speed.get("seqlstm"), speed.get(other))
+    if target is None or value is None:
+        return "-"
+    name = "reference" if system == "seqlstm" else "this"
+    return f"seqlstm / {name} = {value:.2f}: {'met' if value >= target else 'MISSED'} " \
+           f"(>= {target:g})"

@@ -1,0 +1,44 @@
+"""Running runners: thread caps, the main venv or a peer's, repeats with medians."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from benchmarks.report import median
+from benchmarks.runners.common import thread_env
+from benchmarks.venvs import PEERS, ROOT, ensure_venv, run_runner
+
+SEQLSTM_ENV = {"PYTHONPATH": str(ROOT)}
+
+
+def default_threads() -> int:
+    """One intra-op thread per core: more threads than cores collapses torch on a busy CPU."""
+    return os.cpu_count() or 1
+
+
+def run(script: str, args: list[str], threads: int, peer: str | None = None,
+        env: dict[str, str] | None = None) -> dict:
+    """Run ``script`` in ``peer``'s venv (None: this interpreter, seqlstm importable)."""
+    python: Path | str = sys.executable if peer is None else ensure_venv(PEERS[peer])
+    full_env = {**thread_env(threads), **(SEQLSTM_ENV if peer is None else {}), **(env or {})}
+    print(f"  {peer or 'seqlstm venv'}: {script} {' '.join(args)}", file=sys.stderr, flush=True)
+    return run_runner(python, script, [*args, "--threads", str(threads)], full_env)
+
+
+def median_of(results: list[dict], key: str) -> float | None:
+    values = [r[key] for r in results if r.get(key) is not None]
+    return median(values) if values else None
+
+
+def repeat(count: int, jobs: dict[str, Callable[[], dict]]) -> dict[str, list[dict]]:
+    """Run every job ``count`` times, interleaved (a, b, c, a, b, c...) so that a change in the
+    machine's load falls on all of them alike."""
+    results: dict[str, list[dict]] = {name: [] for name in jobs}
+    for round_ in range(count):
+        for name, job in jobs.items():
+            print(f"[{round_ + 1}/{count}] {name}", file=sys.stderr, flush=True)
+            results[name].append(job())
+    return results

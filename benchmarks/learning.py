@@ -1,0 +1,174 @@
+"""Learning results against published tables: seqlstm's experiment configs, run as
+``seqlstm-train experiment=NAME``, next to the figure a paper or a peer reports.
+
+Rows whose experiment config is not in ``conf/experiment`` are listed as pending; ``--rows``
+runs a subset, ``--budget`` caps the tiny shakespeare rows' training time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks import report
+from benchmarks.harness import SEQLSTM_ENV
+from benchmarks.runners.common import thread_env
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table: what we run and what the literature reports."""
+
+    key: str
+    task: str
+    experiment: str
+    metric: str
+    published: str
+    source: str
+    overrides: tuple[str, ...] = ()
+    budgeted: bool = False
+    """Trained for ``--budget`` wall time (``trainer.max_time``)."""
+
+
+ADDING = "Hochreiter & Schmidhuber 1997, Exp. 4"
+SHAKESPEARE = "1.88 (GPT 4 x 128, CPU); 1.47 (GPT 6 x 384, one A100)"
+NANOGPT = "nanoGPT README (Karpathy), char-level shakespeare, baby GPT on CPU (~3 min)"
+ROWS = (
+    Row("adding-100", "adding problem, T=100, LSTM (test MSE)", "adding_lstm", "test/loss",
+        "LSTM solves T=100 (every test error < 0.04); predicting 1 scores MSE 0.167",
+        ADDING),
+    Row("adding-long", "adding problem, T=200 (the longest run on CPU here), LSTM (test MSE)",
+        "adding_lstm", "test/loss", "LSTM solves T up to 1000 with ~10x the sequences of T=100",
+        ADDING, ("data.length=200",)),
+    Row("temporal-order", "temporal order, length 100-110, LSTM", "temporal_order_lstm",
+        "test/acc", "solved: every output error < 0.3 (~31,390 training sequences)",
+        "Hochreiter & Schmidhuber 1997, Exp. 6a"),
+    Row("copy", "copy task, 10 symbols after 50 blanks, LSTM", "copy_lstm", "test/acc",
+        "memoryless baseline: chance (1/8) on the recalled symbols",
+        "Arjovsky, Shah & Bengio 2016 (task definition)"),
+    Row("shakespeare-lstm", "tiny shakespeare held-out loss (nats/char), LSTM",
+        "tinyshakespeare_lstm", "test/loss", SHAKESPEARE, NANOGPT,
+        budgeted=True),
+    Row("shakespeare-gru", "tiny shakespeare held-out loss (nats/char), GRU",
+        "tinyshakespeare_lstm", "test/loss", SHAKESPEARE, NANOGPT,
+        ("model.encoder.cell=gru",), budgeted=True),
+    Row("japanese-vowels", "JapaneseVowels test accuracy, BiLSTM", "japanese_vowels_bilstm",
+        "test/acc", "0.941 (Kudo et al.); 1-NN DTW_I 0.959, ED 0.924",
+        "Kudo, Toyama & Shimbo 1999; UEA archive, Bagnall et al. 2018"),
+    Row("co2-mase", "forecasting MASE, weekly CO2 (statsmodels)", "co2_lstm", "test/mase",
+        "seasonal naive = 1 by definition; peers: see the forecasting table",
+        "Hyndman & Koehler 2006 (MASE)"),
+)
+
+
+def experiment_exists(name: str) -> bool:
+    return (report.ROOT / "conf" / "experiment" / f"{name}.yaml").is_file()
+
+
+def last_values(metrics_csv: Path) -> dict[str, float]:
+    """The last logged value of every column of a Lightning CSVLogger ``metrics.csv``."""
+    values: dict[str, float] = {}
+    with metrics_csv.open(newline="") as f:
+        for line in csv.DictReader(f):
+            values.update({k: float(v) for k, v in line.items() if v not in ("", None)})
+    return values
+
+
+def run_row(row: Row, args: argparse.Namespace) -> dict:
+    """Train ``row``'s experiment in a fresh process; its metrics and wall time."""
+    if not experiment_exists(row.experiment):
+        return {"pending": f"experiment `{row.experiment}` not on this branch"}
+    out = Path(tempfile.mkdtemp(prefix=f"bench-{row.key}-"))
+    recipe = [f"experiment={row.experiment}", *row.overrides, f"seed={args.seed}"]
+    if row.budgeted:
+        recipe += [f"trainer.max_time='{args.budget}'", "trainer.min_epochs=0"]
+    # where files go and what is printed: no bearing on the result
+    plumbing = [f"hydra.run.dir={out}", "logger=csv", "sample.length=0",
+                "~callbacks.rich_progress_bar", "trainer.enable_progress_bar=false"]
+    if args.data_dir:
+        plumbing.append(f"paths.data_dir={args.data_dir}")
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "seqlstm.cli.train", *recipe, *plumbing],
+                          capture_output=True, text=True, cwd=report.ROOT,
+                          env={**os.environ, **thread_env(args.threads), **SEQLSTM_ENV})
+    seconds = time.perf_counter() - start
+    command = "seqlstm-train " + " ".join(recipe)
+    if proc.returncode != 0:
+        lines = [line for line in proc.stderr.splitlines()
+                 if line.strip() and not line.startswith("Set the environment variable")]
+        return {"error": lines[-1:] or ["?"], "command": command}
+    found = sorted(out.rglob("metrics.csv"))
+    metrics = last_values(found[-1]) if found else {}
+    return {"value": metrics.get(row.metric), "metrics": metrics, "seconds": seconds,
+            "command": command}
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m benchmarks learning", description=__doc__)
+    p.add_argument("--rows", nargs="+", choices=[r.key for r in ROWS],
+                   default=[r.key for r in ROWS])
+    p.add_argument("--budget", default="00:00:10:00",
+                   help="trainer.max_time of the tiny shakespeare rows (DD:HH:MM:SS)")
+    p.add_argument("--threads", type=int, default=os.cpu_count())
+    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--data-dir", help="paths.data_dir (where tinyshakespeare.txt lies)")
+    p.add_argument("--no-write", action="store_true")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str]) -> str:
+    args = parse(argv)
+    load, args.started = os.getloadavg(), report.now()
+    rows = [r for r in ROWS if r.key in args.rows]
+    results = {}
+    for row in rows:
+        print(f"[learning] {row.key}", file=sys.stderr, flush=True)
+        results[row.key] = run_row(row, args)
+    section = render(rows, results, args, load)
+    if not args.no_write:
+        report.write_section("learning", section)
+    print(section)
+    return section
+
+
+def ours(result: dict, metric: str) -> str:
+    if "pending" in result:
+        return f"pending: {result['pending']}"
+    if "error" in result:
+        return f"failed: {result['error'][0]}"
+    if result["value"] is None:
+        return f"`{metric}` not logged (got {', '.join(sorted(result['metrics']))})"
+    steps = result["metrics"].get("step")
+    return (f"{report.fmt(result['value'])} ({metric}; {steps:.0f} steps; run "
+            f"{result['seconds'] / 60:.1f} min)" if steps is not None else
+            f"{report.fmt(result['value'])} ({metric}; run {result['seconds'] / 60:.1f} min)")
+
+
+def render(rows: list[Row], results: dict[str, dict], args: argparse.Namespace,
+           load: tuple[float, float, float]) -> str:
+    table = report.markdown_table(
+        ["task", "published / peer figure", "source", "ours", "command"],
+        [[r.task, r.published, r.source, ours(results[r.key], r.metric),
+          f"`{results[r.key]['command']}`" if "command" in results[r.key] else "-"]
+         for r in rows])
+    return "\n".join([
+        "## Learning results against published tables", "",
+        f"Each row trains one experiment config with seed {args.seed}; tiny shakespeare rows "
+        f"stop after {args.budget} (DD:HH:MM:SS) of training on this CPU "
+        "(`trainer.min_epochs=0` so that the budget holds inside the first epoch) and report "
+        "the loss on the test split, held out "
+        "like nanoGPT's validation split. The published figures "
+        "come from the cited papers (their own set-ups, budgets and hardware), so they say what "
+        "a model should learn, not how fast.", "", table,
+        f"Machine: {report.machine(args.threads, load, args.started)}.", "",
+        f"Command: `{report.command_line()}`",
+        *(["", "Measured while other processes shared the CPU (see the load average): a "
+           "budgeted row trains fewer steps than it would alone."] if report.loaded(load) else [])
+    ]) + "\n"

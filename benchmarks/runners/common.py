@@ -1,0 +1,94 @@
+"""Helpers every runner shares. Standard library only: runners run inside the peers' venvs."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import resource
+import sys
+import time
+from typing import Any
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                    "TF_NUM_INTRAOP_THREADS")
+
+
+def thread_env(threads: int) -> dict[str, str]:
+    """Environment variables that cap every math library at ``threads`` (set before import)."""
+    return {**{name: str(threads) for name in THREAD_VARIABLES}, "TF_NUM_INTEROP_THREADS": "1",
+            "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore"}
+
+
+def set_torch_threads(threads: int) -> None:
+    """Intra-op threads = ``threads``, one inter-op thread: no oversubscription of the cores."""
+    import torch
+
+    torch.set_num_threads(threads)
+    with contextlib.suppress(RuntimeError):  # already set by a library that ran first
+        torch.set_num_interop_threads(1)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process, in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class StepClock:
+    """Wall and CPU time from the end of the ``warmup``-th step to the end of the last one.
+
+    Call :meth:`tick` after every training step (from a loop or a framework callback). CPU time
+    (all of the process's threads) barely moves when other processes load the machine, so it
+    ranks systems on a busy machine where wall time cannot.
+    """
+
+    def __init__(self, warmup: int) -> None:
+        self.warmup, self.steps = warmup, 0
+        self.start = self.end = self.cpu_start = self.cpu_end = 0.0
+
+    def tick(self) -> None:
+        self.steps += 1
+        now, cpu = time.perf_counter(), time.process_time()
+        if self.steps == self.warmup:
+            self.start, self.cpu_start = now, cpu
+        self.end, self.cpu_end = now, cpu
+
+    @property
+    def timed_steps(self) -> int:
+        return self.steps - self.warmup
+
+    @property
+    def seconds(self) -> float:
+        self._check()
+        return self.end - self.start
+
+    @property
+    def cpu_seconds(self) -> float:
+        self._check()
+        return self.cpu_end - self.cpu_start
+
+    def rates(self, items_per_step: int, unit: str) -> dict[str, float]:
+        """``{unit}_per_s`` (wall) and ``{unit}_per_cpu_s`` over the timed steps."""
+        items = self.timed_steps * items_per_step
+        return {f"{unit}_per_s": items / self.seconds,
+                f"{unit}_per_cpu_s": items / self.cpu_seconds,
+                "steps": self.timed_steps, "seconds": self.seconds}
+
+    def _check(self) -> None:
+        if self.timed_steps < 1 or self.warmup < 1:
+            raise RuntimeError(f"{self.steps} steps ran; need warmup >= 1 and more steps after")
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--threads", type=int, default=os.cpu_count())
+    p.add_argument("--seed", type=int, default=0)
+    return p
+
+
+def emit(result: dict[str, Any]) -> None:
+    """Print ``result`` as one JSON line (the driver reads the last line of stdout)."""
+    result.setdefault("peak_rss_mb", peak_rss_mb())
+    sys.stdout.flush()
+    print(json.dumps(result), flush=True)

@@ -1,0 +1,104 @@
+"""Forecasting with seqlstm: TimeSeriesDataModule + Forecaster (direct strategy), composed from
+``conf/train.yaml`` and fitted by the Lightning Trainer as ``seqlstm-train`` builds them
+(checkpoint callbacks and progress bar off; gradient clipping off, as in the baselines).
+
+Needs the time-series data module and Forecaster (the ``series`` branch); without them it
+reports itself pending."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from common import emit, parser, set_torch_threads
+from fc_data import ForecastData
+from fc_model import add_model_args, latency_ms
+
+
+def main() -> None:
+    p = parser(__doc__)
+    add_model_args(p)
+    args = p.parse_args()
+    set_torch_threads(args.threads)
+    try:
+        from seqlstm.data import TimeSeriesDataModule  # noqa: F401
+        from seqlstm.tasks import TASKS
+    except ImportError:
+        emit({"pending": "seqlstm.data has no TimeSeriesDataModule here (the series branch)"})
+        return
+    if "real" not in TASKS:
+        emit({"pending": "no task registered for real-valued targets (the Forecaster)"})
+        return
+    import lightning as L
+    import pandas as pd
+    from hydra import compose, initialize_config_dir
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict
+
+    from seqlstm.cli.run import build_datamodule, build_loggers, build_trainer, data_record
+    from seqlstm.configs import config_dir, plain
+    from seqlstm.tasks import build_task
+
+    data = ForecastData.load(args.data)
+    out = Path(tempfile.mkdtemp(prefix="seqlstm-bench-"))
+    test_fraction = 1 - float(data.train_end[0]) / len(data.series(0))
+    overrides = [
+        "model=stacked_lstm", "data=timeseries", "data.path=in-memory", "data.targets=[value]",
+        "data.id_column=series", f"data.lookback={data.lookback}",
+        f"data.horizon={data.horizon}", f"data.batch_size={args.batch}",
+        # the benchmark trains on each series' first 80%; a sliver of validation is required
+        f"data.split=[{1 - test_fraction},{test_fraction / 2},{test_fraction / 2}]",
+        f"model.encoder.hidden_size={args.hidden}", f"model.encoder.num_layers={args.layers}",
+        f"model.encoder.dropout={args.dropout}", "model.encoder.output_dropout=0",
+        f"model.optimizer.lr={args.lr}", "model.task_options.real.strategy=direct",
+        "model.task_options.real.loss=mae", "callbacks=none", "trainer.gradient_clip_val=null",
+        "trainer.enable_progress_bar=false", f"trainer.max_epochs={args.epochs}",
+        "+trainer.limit_val_batches=0", "+trainer.enable_model_summary=false",
+        f"seed={args.seed}",
+    ]
+    with initialize_config_dir(str(config_dir()), version_base="1.3"):
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.paths.root_dir = cfg.paths.output_dir = cfg.hydra.runtime.output_dir = str(out)
+    HydraConfig.instance().set_config(cfg)
+    L.seed_everything(cfg.seed, verbose=False)
+
+    start = time.perf_counter()
+    frame = pd.DataFrame({
+        "series": np.repeat(np.arange(data.n_series), np.diff(data.offsets)),
+        "value": data.values})
+    datamodule = build_datamodule(cfg.data, path=frame)
+    datamodule.setup("fit")
+    prep_s = time.perf_counter() - start
+
+    model = build_task(plain(cfg.model), datamodule.spec, data_record(datamodule))
+    trainer = build_trainer(cfg, [], build_loggers(cfg.get("logger")))
+    start = time.perf_counter()
+    trainer.fit(model, datamodule=datamodule)
+    fit_s = time.perf_counter() - start
+
+    @torch.no_grad()
+    def forecast(inputs: np.ndarray) -> np.ndarray:
+        model.eval()
+        x = torch.from_numpy(inputs).unsqueeze(-1)  # (B, lookback, 1)
+        future = x.new_zeros(len(x), data.horizon, 0)
+        return model.step_outputs({"inputs": x, "future": future})[..., 0].numpy()
+
+    inputs, _ = data.windows(data.origin_starts())
+    start = time.perf_counter()
+    predictions = np.concatenate([forecast(inputs[i : i + 4096])
+                                  for i in range(0, len(inputs), 4096)])
+    predict_s = time.perf_counter() - start
+    np.save(args.out, predictions)
+    history = data.series(0)[: data.train_end[0]]
+    emit({"prep_s": prep_s, "fit_s": fit_s,
+          "train_windows": len(datamodule.train_dataloader().dataset), "predict_s": predict_s,
+          "latency_ms": latency_ms(lambda: forecast(history[None, -data.lookback :])),
+          "torch": torch.__version__, "lightning": L.__version__})
+
+
+if __name__ == "__main__":
+    main()

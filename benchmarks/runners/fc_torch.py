@@ -1,0 +1,51 @@
+"""Forecasting with a hand-written PyTorch loop: the reference of the forecasting benchmark."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+from common import emit, parser, set_torch_threads
+from fc_data import ForecastData
+from fc_model import DirectLSTM, add_model_args, latency_ms, predict_all, single_forecast
+
+
+def main() -> None:
+    p = parser(__doc__)
+    add_model_args(p)
+    args = p.parse_args()
+    set_torch_threads(args.threads)
+    torch.manual_seed(args.seed)
+    data = ForecastData.load(args.data)
+
+    start = time.perf_counter()
+    values = torch.from_numpy(data.values)
+    starts = torch.from_numpy(data.train_starts())
+    span = torch.arange(data.lookback + data.horizon)
+    prep_s = time.perf_counter() - start
+
+    model = DirectLSTM(args.hidden, args.layers, args.dropout, data.horizon)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    start = time.perf_counter()
+    model.train()
+    for _ in range(args.epochs):
+        for batch in starts[torch.randperm(len(starts))].split(args.batch):
+            block = values[batch[:, None] + span]  # (B, lookback + horizon)
+            loss = torch.nn.functional.l1_loss(model(block[:, : data.lookback]),
+                                               block[:, data.lookback :])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+    fit_s = time.perf_counter() - start
+
+    start = time.perf_counter()
+    predictions = predict_all(model, data)
+    predict_s = time.perf_counter() - start
+    np.save(args.out, predictions)
+    emit({"prep_s": prep_s, "fit_s": fit_s, "train_windows": len(starts), "predict_s": predict_s,
+          "latency_ms": latency_ms(single_forecast(model, data)), "torch": torch.__version__})
+
+
+if __name__ == "__main__":
+    main()

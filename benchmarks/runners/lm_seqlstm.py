@@ -1,0 +1,72 @@
+"""Char LM training throughput of seqlstm: the real LanguageModel and CharDataModule, composed
+from ``conf/train.yaml`` and fitted by the Lightning Trainer exactly as ``seqlstm-train`` builds
+them (progress bar and checkpoint callbacks off; the CSV logger on, as by default)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import lightning as L
+import torch
+from common import StepClock, emit, parser, set_torch_threads
+from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import open_dict
+
+from seqlstm.cli.run import build_datamodule, build_loggers, build_trainer, data_record
+from seqlstm.configs import config_dir, plain
+from seqlstm.tasks import build_task
+
+
+class ClockCallback(L.Callback):
+    def __init__(self, clock: StepClock) -> None:
+        self.clock = clock
+
+    def on_train_batch_end(self, *args, **kwargs) -> None:
+        self.clock.tick()
+
+
+def main() -> None:
+    p = parser(__doc__)
+    p.add_argument("--text", required=True)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--seq-len", type=int, default=128)
+    p.add_argument("--hidden", type=int, default=256)
+    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--embedding", type=int, default=64)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--steps", type=int, default=20)
+    args = p.parse_args()
+    set_torch_threads(args.threads)
+    out = Path(tempfile.mkdtemp(prefix="seqlstm-bench-"))
+    overrides = [
+        "model=stacked_lstm", "data=char", f"data.path={args.text}",
+        f"data.batch_size={args.batch}", f"data.seq_len={args.seq_len}",
+        f"model.encoder.hidden_size={args.hidden}", f"model.encoder.num_layers={args.layers}",
+        "model.encoder.dropout=0", "model.encoder.output_dropout=0",
+        f"model.embedding_dim={args.embedding}", "callbacks=none",
+        "trainer.enable_progress_bar=false", f"+trainer.max_steps={args.warmup + args.steps}",
+        "+trainer.limit_val_batches=0", "+trainer.enable_model_summary=false",
+        f"seed={args.seed}",
+    ]
+    with initialize_config_dir(str(config_dir()), version_base="1.3"):
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.paths.root_dir = cfg.paths.output_dir = cfg.hydra.runtime.output_dir = str(out)
+    HydraConfig.instance().set_config(cfg)
+    L.seed_everything(cfg.seed, verbose=False)
+    datamodule = build_datamodule(cfg.data)
+    datamodule.setup("fit")
+    model = build_task(plain(cfg.model), datamodule.spec, data_record(datamodule))
+    clock = StepClock(args.warmup)
+    trainer = build_trainer(cfg, [ClockCallback(clock)], build_loggers(cfg.get("logger")))
+    trainer.fit(model, datamodule=datamodule)
+    emit({**clock.rates(args.batch * args.seq_len, "tokens"),
+          "vocab": datamodule.spec.input_size,
+          "final_loss": float(trainer.callback_metrics["train/loss_step"]),
+          "torch": torch.__version__, "lightning": L.__version__})
+
+
+if __name__ == "__main__":
+    main()

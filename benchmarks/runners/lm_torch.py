@@ -1,0 +1,80 @@
+"""Char LM training throughput of a hand-written PyTorch loop (the reference), and the FLOP/s of
+a large fp32 matmul (the hardware ceiling), in one process with the same threads."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+from common import StepClock, emit, parser, set_torch_threads
+from torch import nn
+
+
+class CharLSTM(nn.Module):
+    """Embedding -> stacked LSTM -> linear head: seqlstm's LanguageModel without Lightning."""
+
+    def __init__(self, vocab: int, embedding: int, hidden: int, layers: int) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(vocab, embedding)
+        self.lstm = nn.LSTM(embedding, hidden, num_layers=layers, batch_first=True)
+        self.head = nn.Linear(hidden, vocab)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        out, _ = self.lstm(self.embedding(ids))  # (B, T, H)
+        return self.head(out)  # (B, T, V)
+
+
+def train(args) -> dict:
+    ids = np.load(args.data)
+    vocab = int(ids.max()) + 1 if args.vocab is None else args.vocab
+    model = CharLSTM(vocab, args.embedding, args.hidden, args.layers)
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+    rng = np.random.default_rng(args.seed)
+    offsets = np.arange(args.seq_len + 1)
+    clock = StepClock(args.warmup)
+    for _ in range(args.warmup + args.steps):
+        starts = rng.integers(0, len(ids) - args.seq_len - 1, args.batch)
+        window = torch.from_numpy(ids[starts[:, None] + offsets].astype(np.int64))  # (B, T+1)
+        logits = model(window[:, :-1])
+        loss = nn.functional.cross_entropy(logits.flatten(0, 1), window[:, 1:].flatten())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        clock.tick()
+    return {**clock.rates(args.batch * args.seq_len, "tokens"), "final_loss": float(loss),
+            "torch": torch.__version__}
+
+
+def matmul_flops(n: int, repeats: int = 10) -> float:
+    """FLOP/s of an ``n x n`` fp32 matmul (best of ``repeats``)."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best
+
+
+if __name__ == "__main__":
+    p = parser(__doc__)
+    p.add_argument("--data", required=True, help=".npy of token ids")
+    p.add_argument("--vocab", type=int)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--seq-len", type=int, default=128)
+    p.add_argument("--hidden", type=int, default=256)
+    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--embedding", type=int, default=64)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--matmul", type=int, default=0, help="also time an N x N matmul")
+    args = p.parse_args()
+    set_torch_threads(args.threads)
+    torch.manual_seed(args.seed)
+    result = train(args)
+    if args.matmul:
+        result["matmul_flops"] = matmul_flops(args.matmul)
+    emit(result)

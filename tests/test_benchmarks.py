@@ -1,0 +1,161 @@
+"""The benchmark harness's own logic: tables, ratios, the docs section rewrite, the data."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from benchmarks import report
+from benchmarks.__main__ import main as bench_main
+from benchmarks.char_lm import lstm_train_flops_per_token, verdict
+from benchmarks.forecast import Scaled, build_data
+from benchmarks.learning import last_values
+from benchmarks.runners.common import StepClock
+from benchmarks.runners.fc_data import ForecastData
+from benchmarks.synthetic import synthetic_panel
+
+
+def test_ratio_handles_missing_and_zero_references():
+    assert report.ratio(3.0, 2.0) == 1.5
+    assert report.ratio(None, 2.0) is None
+    assert report.ratio(3.0, None) is None
+    assert report.ratio(3.0, 0.0) is None
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    (None, "-"), (0, "0"), (21345.6, "21,346"), (0.95312, "0.953"), (1.5, "1.5"), ("x", "x"),
+])
+def test_fmt(value, text):
+    assert report.fmt(value) == text
+
+
+def test_markdown_table_aligns_numeric_columns_right():
+    table = report.markdown_table(["system", "tokens/s"], [["a", 1234.5], ["b", None]])
+    assert table == ("| system | tokens/s |\n| --- | ---: |\n| a | 1,234 |\n| b | - |\n")
+
+
+def test_rewrite_section_appends_then_replaces_only_its_own_markers():
+    text = "# Benchmarks\n\nIntro kept as is.\n"
+    once = report.rewrite_section(text, "char-lm", "old table")
+    twice = report.rewrite_section(once, "forecast", "forecast table")
+    again = report.rewrite_section(twice, "char-lm", "new table\n")
+    begin, end = report.markers("char-lm")
+    assert again.startswith("# Benchmarks\n\nIntro kept as is.\n\n")
+    assert f"{begin}\nnew table\n{end}" in again
+    assert "old table" not in again
+    assert "forecast table" in again
+    assert report.rewrite_section(again, "char-lm", "new table") == again
+
+
+def test_rewrite_section_refuses_duplicated_markers():
+    begin, end = report.markers("x")
+    with pytest.raises(ValueError, match="appear 2 times"):
+        report.rewrite_section(f"{begin}\na\n{end}\n{begin}\nb\n{end}\n", "x", "c")
+
+
+def test_write_section_creates_the_document(tmp_path):
+    doc = tmp_path / "docs" / "benchmarks.md"
+    report.write_section("learning", "a table", doc)
+    assert doc.read_text().startswith("# Benchmarks\n")
+    assert "a table" in doc.read_text()
+
+
+def test_synthetic_panel_is_deterministic_and_seeded():
+    a, b = synthetic_panel(3, 200, seed=7), synthetic_panel(3, 200, seed=7)
+    assert a.shape == (3, 200) and a.dtype == np.float32
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, synthetic_panel(3, 200, seed=8))
+    # the seasonal period shows: lag-24 differences vary less than lag-12 ones
+    assert np.abs(a[:, 24:] - a[:, :-24]).mean() < np.abs(a[:, 12:] - a[:, :-12]).mean()
+
+
+def test_forecast_data_windows_stay_in_their_split(tmp_path):
+    scaled = Scaled(list(synthetic_panel(2, 120, seed=0)), [24, 24])
+    data = scaled.data
+    assert list(data.train_end) == [96, 96]
+    starts = data.train_starts()
+    assert len(starts) == 2 * (96 - 60 + 1)  # lookback 48 + horizon 12 inside 96 steps
+    series = np.searchsorted(data.offsets, starts, side="right") - 1
+    assert (starts + 60 <= data.offsets[series] + data.train_end[series]).all()
+    assert list(map(tuple, data.origins)) == [(0, 96), (0, 108), (1, 96), (1, 108)]
+    # standardised with the training split alone
+    train = data.series(0)[:96]
+    assert abs(train.mean()) < 1e-5 and abs(train.std() - 1) < 1e-4
+    data.save(str(tmp_path / "d.npz"))
+    loaded = ForecastData.load(str(tmp_path / "d.npz"))
+    np.testing.assert_array_equal(loaded.windows(loaded.origin_starts())[1],
+                                  data.windows(data.origin_starts())[1])
+
+
+def test_forecast_scores_in_original_units():
+    scaled = Scaled(list(synthetic_panel(2, 120, seed=0)), [24, 24])
+    truth = scaled.targets()
+    _, scaled_targets = scaled.data.windows(scaled.data.origin_starts())
+    np.testing.assert_allclose(scaled.unscale(scaled_targets), truth, rtol=1e-5)
+    assert scaled.mae(truth) == 0
+    assert scaled.mase(truth) == 0
+    assert scaled.mae(truth + 2) == pytest.approx(2)
+
+
+def test_build_data_adds_the_co2_series():
+    scaled = build_data(2, 200, seed=0)
+    assert scaled.data.n_series == 3
+    assert list(scaled.data.periods) == [24, 24, 52]
+    assert len(scaled.data.series(2)) == 2284
+
+
+def test_step_clock_times_only_after_warmup():
+    clock = StepClock(warmup=2)
+    for _ in range(5):
+        clock.tick()
+    assert clock.timed_steps == 3
+    rates = clock.rates(items_per_step=10, unit="tokens")
+    assert rates["steps"] == 3
+    assert math.isclose(rates["tokens_per_s"], 30 / clock.seconds)
+
+
+def test_step_clock_refuses_too_few_steps():
+    clock = StepClock(warmup=2)
+    clock.tick()
+    with pytest.raises(RuntimeError, match="need warmup >= 1"):
+        _ = clock.seconds
+
+
+def test_lstm_flops_per_token():
+    # 2 layers x 4 gates x H(I+H) multiply-adds + the head, x2 FLOPs, x3 for training
+    expected = 3 * (2 * 4 * 256 * (64 + 256) + 2 * 4 * 256 * 512 + 2 * 256 * 66)
+    assert lstm_train_flops_per_token(66, 64, 256, 2) == expected
+
+
+def test_last_values_reads_a_lightning_csv(tmp_path):
+    path = tmp_path / "metrics.csv"
+    path.write_text("epoch,step,train/loss,val/loss\n0,9,2.5,\n0,9,,2.0\n1,19,1.5,\n")
+    assert last_values(path) == {"epoch": 1.0, "step": 19.0, "train/loss": 1.5, "val/loss": 2.0}
+
+
+def test_entry_point_lists_and_refuses_unknown_names(capsys):
+    assert bench_main([]) == 0
+    assert "char-lm" in capsys.readouterr().out
+    assert bench_main(["nope"]) == 2
+    assert "no benchmark named 'nope'" in capsys.readouterr().err
+    assert bench_main(["setup", "nope"]) == 2
+
+
+def test_runner_output_is_json(capsys):
+    from benchmarks.runners.common import emit
+
+    emit({"x": 1})
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert json.loads(line)["x"] == 1 and json.loads(line)["peak_rss_mb"] > 0
+
+
+def test_char_lm_targets_compare_seqlstm_with_each_system():
+    speed = {"torch": 1000.0, "seqlstm": 960.0, "keras-tf": 800.0, "keras-torch": 40.0}
+    assert verdict("seqlstm", speed) == "seqlstm / reference = 0.96: met (>= 0.95)"
+    assert verdict("keras-tf", speed) == "seqlstm / this = 1.20: MISSED (>= 1.3)"
+    assert verdict("keras-torch", speed) == "seqlstm / this = 24.00: met (>= 20)"
+    assert verdict("torch", speed) == "-"
+    assert verdict("keras-tf", {**speed, "seqlstm": None}) == "-"
