@@ -241,3 +241,15 @@ def test_predict_from_a_checkpoint_alone(compose_train, tmp_path):
     assert table["id"].tolist() == ["u", "v"]
     assert set(table["predicted"]) <= {"a", "b"}
     assert (table[["prob_a", "prob_b"]].sum(axis=1) - 1).abs().max() < 1e-5
+
+
+def test_validation_figure_is_the_epoch_confusion_matrix():
+    tag = build_task(model_cfg(), spec("step_class", classes=2))
+    assert tag.validation_figures({}) == {}  # nothing seen yet
+    outputs = torch.tensor([[[2.0, 0.0], [0.0, 2.0]], [[0.0, 2.0], [0.0, 2.0]]])
+    batch = {"targets": torch.tensor([[0, 0], [1, 1]])}
+    tag.update_metrics(tag.val_metrics, outputs, batch, tag.loss(outputs, batch))
+    figure = tag.validation_figures(batch)["confusion_matrix"]
+    cells = sorted(t.get_text() for t in figure.axes[0].texts)
+    assert cells == ["0", "1", "1", "2"]  # counts [[1, 1], [0, 2]], each cell annotated
+    assert [t.get_text() for t in figure.axes[0].get_xticklabels()] == ["a", "b"]

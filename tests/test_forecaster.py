@@ -221,3 +221,16 @@ def test_learns_a_sine_better_than_the_naive_forecast():
                         enable_progress_bar=False, enable_model_summary=False)
     trainer.fit(task, datamodule=dm)
     assert float(trainer.callback_metrics["val/mase"]) < 0.5  # naive: the last value
+
+
+def test_validation_figure_draws_windows_in_original_units():
+    task = forecaster(hand_spec(), loss="gaussian_nll")
+    batch = hand_batch()
+    figure = task.validation_figures(batch)["forecast"]
+    panels = figure.axes
+    assert len(panels) == 2  # two windows in the batch
+    truth = {line.get_label(): line.get_ydata() for line in panels[1].get_lines()}["truth"]
+    assert list(truth) == pytest.approx([100.0 + 5 * 2.0, 100.0 + 5 * -1.0])  # series b
+    legend = [t.get_text() for t in figure.legends[0].get_texts()] if figure.legends else \
+        [t.get_text() for t in panels[0].get_legend().get_texts()]
+    assert "95% interval" in legend

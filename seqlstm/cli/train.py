@@ -107,7 +107,9 @@ def main(cfg: DictConfig) -> Any:
     metrics = train(cfg)
     name = cfg.get("optimized_metric")
     if name and name not in metrics:
-        raise ConfigError("optimized_metric", f"one of the logged metrics {sorted(metrics)}", name)
+        raise ConfigError("optimized_metric", f"one of the logged metrics {sorted(metrics)} (a "
+                          "run resumed after reaching trainer.max_epochs trains and validates "
+                          "nothing: raise trainer.max_epochs)", name)
     if not name:
         return None
     log.info("optimized metric %s = %r", name, metrics[name])  # on every rank

@@ -8,7 +8,7 @@ each epoch's validation/test confusion matrix in :attr:`LabelTask.confusion_matr
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -23,6 +23,10 @@ from seqlstm.data.windows import IGNORE_INDEX
 from seqlstm.errors import ConfigError
 from seqlstm.nn import POOLINGS, HiddenState, PooledHead, StepHead
 from seqlstm.tasks.base import Batch, SequenceTask
+from seqlstm.tasks.figures import confusion_matrix
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 ClassWeights = Sequence[float] | str | None
 
@@ -102,6 +106,17 @@ class LabelTask(SequenceTask):
 
     def _stage(self, metrics: MetricCollection) -> str:
         return next(s for s in ("train", "val", "test") if getattr(self, f"{s}_metrics") is metrics)
+
+    def validation_figures(self, batch: Batch) -> dict[str, Figure]:
+        """The confusion matrix of the validation epoch so far (the media callback asks at the
+        epoch's end, before it is reset)."""
+        confusion: MulticlassConfusionMatrix = self.val_confusion
+        counts = confusion.compute() if confusion.update_called \
+            else self.confusion_matrices.get("val")
+        if counts is None:
+            return {}
+        labels = self.spec.labels or [str(i) for i in range(self.spec.output_size)]
+        return {"confusion_matrix": confusion_matrix(counts, labels, self.current_epoch)}
 
     def _keep_confusion(self, stage: str) -> None:
         confusion: MulticlassConfusionMatrix = getattr(self, f"{stage}_confusion")

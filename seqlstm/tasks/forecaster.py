@@ -24,7 +24,7 @@ using the per-series scalers the data module put in ``spec.extra``.
 from __future__ import annotations
 
 from statistics import NormalDist
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -38,7 +38,11 @@ from torchmetrics.regression import (
 from seqlstm.errors import ConfigError
 from seqlstm.nn import StepHead
 from seqlstm.tasks.base import Batch, SequenceTask
+from seqlstm.tasks.figures import forecast_vs_truth
 from seqlstm.tasks.forecast_metrics import MeanAbsoluteScaledError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 STRATEGIES = ("direct", "autoregressive")
 LOSSES = ("mse", "mae", "gaussian_nll")
@@ -179,6 +183,23 @@ class Forecaster(SequenceTask):
         ``shift`` is false, e.g. for standard deviations)."""
         scaled = values * self.target_std[series].unsqueeze(1)
         return scaled + self.target_mean[series].unsqueeze(1) if shift else scaled
+
+    def validation_figures(self, batch: Batch) -> dict[str, Figure]:
+        """Forecast against truth for the first target of the batch's first three windows, in
+        original units, with the prediction interval when the loss gives one."""
+        count = min(3, batch["inputs"].size(0))
+        first = {key: value[:count] for key, value in self.with_defaults(batch).items()}
+        predicted = self.predict_step(first, 0)
+        n = self.spec.output_size
+        history = self.original_units(first["inputs"][..., :n], first["series"])  # (S, T, n)
+        truth = self.original_units(first["targets"], first["series"])  # (S, H, n)
+        bounds = {key: predicted[key][..., 0] for key in ("lower", "upper") if key in predicted}
+        target = (self.spec.extra.get("targets") or ["target"])[0]
+        figure = forecast_vs_truth(history[..., 0], truth[..., 0], predicted["mean"][..., 0],
+                                   **bounds, unit=target, epoch=self.current_epoch,
+                                   interval=f"{self.interval:.0%} interval",
+                                   names=[f"validation window {i + 1}" for i in range(count)])
+        return {"forecast": figure}
 
     # -- training ---------------------------------------------------------------------------
     def loss(self, outputs: torch.Tensor, batch: Batch) -> torch.Tensor:
