@@ -10,6 +10,7 @@ import torch
 
 from seqlstm.cli.evaluate import evaluate
 from seqlstm.cli.generate import generate
+from seqlstm.cli.predict import predict
 from seqlstm.cli.train import train
 from seqlstm.errors import CheckpointError
 from seqlstm.tasks import load_task, read_checkpoint
@@ -44,6 +45,8 @@ def test_every_command_refuses_the_payload(malicious, compose_train, small_text,
         "train (resume)": lambda: train(resume),
         "eval": lambda: evaluate(compose_train(f"ckpt_path={path}", config_name="eval")),
         "generate": lambda: generate(compose_train(f"ckpt_path={path}", config_name="generate")),
+        "predict": lambda: predict(compose_train(f"ckpt_path={path}", f"data_path={small_text}",
+                                                 config_name="predict")),
         "load_task": lambda: load_task(path),
         "Lightning's loader (trainer.fit/test ckpt_path)":
             lambda: SafeCheckpointIO().load_checkpoint(path, weights_only=False),
