@@ -141,3 +141,24 @@ def test_wandb_multirun_gives_one_offline_run_per_trial_in_one_group(offline_wan
         assert ("model", f"model-{run.run_id}") in run.artifacts
         # the end summary says how to upload the offline run
         assert f"wandb sync {folder}" in result.stdout
+
+
+@pytest.mark.slow
+def test_wandb_forecaster_run_holds_its_forecast_figure(offline_wandb, tmp_path, monkeypatch):
+    """A forecaster trained with logger=wandb offline logs its forecast-vs-truth figure."""
+    from tests.timeseries_data import sine
+
+    data = tmp_path / "sine.csv"
+    sine(120).to_csv(data, index=False)
+    monkeypatch.setenv("COLUMNS", "300")
+    run_cli("train", "logger=wandb", "data=timeseries", f"data.path={data}", "data.targets=[y]",
+            "data.time_column=t", "data.lookback=8", "data.batch_size=8",
+            "model.encoder.hidden_size=16", "model.task_options.real.loss=gaussian_nll",
+            "trainer.log_every_n_steps=1", f"hydra.run.dir={tmp_path / 'run'}", *FAST,
+            cwd=tmp_path)
+    (folder,) = (tmp_path / "run" / "wandb").glob("offline-run-*")
+    run = read_run(folder)
+    assert run.config["data"]["targets"] == ["y"]
+    assert run.metric("val/loss") and run.metric("val/mase")
+    (image,) = run.media("images/val/forecast_*.png")
+    assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
