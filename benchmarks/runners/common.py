@@ -87,6 +87,19 @@ def parser(description: str) -> argparse.ArgumentParser:
     return p
 
 
+def lm_parser(description: str) -> argparse.ArgumentParser:
+    """:func:`parser` plus the char-LM shape and timing options every LM runner shares."""
+    p = parser(description)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--seq-len", type=int, default=128)
+    p.add_argument("--hidden", type=int, default=256)
+    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--embedding", type=int, default=64)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--steps", type=int, default=20)
+    return p
+
+
 def emit(result: dict[str, Any]) -> None:
     """Print ``result`` as one JSON line (the driver reads the last line of stdout)."""
     result.setdefault("peak_rss_mb", peak_rss_mb())

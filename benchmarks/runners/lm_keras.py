@@ -9,20 +9,13 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from common import StepClock, emit, parser, set_torch_threads
+from common import StepClock, emit, lm_parser, set_torch_threads
 
 
 def main() -> None:
-    p = parser(__doc__)
+    p = lm_parser(__doc__)
     p.add_argument("--data", required=True)
     p.add_argument("--vocab", type=int)
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--seq-len", type=int, default=128)
-    p.add_argument("--hidden", type=int, default=256)
-    p.add_argument("--layers", type=int, default=2)
-    p.add_argument("--embedding", type=int, default=64)
-    p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--steps", type=int, default=20)
     args = p.parse_args()
     backend = os.environ["KERAS_BACKEND"]
     if backend == "torch":

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from common import StepClock, emit, parser, set_torch_threads
+from common import StepClock, emit, lm_parser, set_torch_threads
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import open_dict
@@ -28,15 +28,8 @@ class ClockCallback(L.Callback):
 
 
 def main() -> None:
-    p = parser(__doc__)
+    p = lm_parser(__doc__)
     p.add_argument("--text", required=True)
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--seq-len", type=int, default=128)
-    p.add_argument("--hidden", type=int, default=256)
-    p.add_argument("--layers", type=int, default=2)
-    p.add_argument("--embedding", type=int, default=64)
-    p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--steps", type=int, default=20)
     args = p.parse_args()
     set_torch_threads(args.threads)
     out = Path(tempfile.mkdtemp(prefix="seqlstm-bench-"))

@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 import torch
-from common import StepClock, emit, parser, set_torch_threads
+from common import StepClock, emit, lm_parser, set_torch_threads
 from torch import nn
 
 
@@ -60,16 +60,9 @@ def matmul_flops(n: int, repeats: int = 10) -> float:
 
 
 if __name__ == "__main__":
-    p = parser(__doc__)
+    p = lm_parser(__doc__)
     p.add_argument("--data", required=True, help=".npy of token ids")
     p.add_argument("--vocab", type=int)
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--seq-len", type=int, default=128)
-    p.add_argument("--hidden", type=int, default=256)
-    p.add_argument("--layers", type=int, default=2)
-    p.add_argument("--embedding", type=int, default=64)
-    p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--steps", type=int, default=20)
     p.add_argument("--matmul", type=int, default=0, help="also time an N x N matmul")
     args = p.parse_args()
     set_torch_threads(args.threads)
