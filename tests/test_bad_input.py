@@ -19,6 +19,12 @@ from tests.reliability import trained
 __all__ = ["trained"]  # the fixture, imported for pytest
 TINY = ["data=char", "data.seq_len=16", "data.batch_size=8", "model.encoder.hidden_size=16",
         "logger=[]", "test=false", *FAST_WITH_CALLBACKS]
+#: the same for a time series (train-series) and a labelled-sequence file (train-sequences)
+SERIES = ["data=timeseries", "data.targets=[y]", "data.time_column=t", "data.lookback=4",
+          "data.batch_size=4", "model.encoder.hidden_size=8", "logger=[]", "test=false",
+          *FAST_WITH_CALLBACKS]
+SEQUENCES = ["data=sequences", "data.batch_size=4", "model.encoder.hidden_size=8", "logger=[]",
+             "test=false", *FAST_WITH_CALLBACKS]
 MARKS = {"gpu-absent": pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")}
 
 # (id, command, overrides, message): {text} is a good corpus, {tmp} this test's folder,
@@ -37,6 +43,22 @@ CASES = [
      r"\(data\.seq_len \+ 1 = 17\)"),
     ("not-utf8", "train", ["data.path={tmp}/latin1.txt"],
      r"^.*/latin1\.txt:2:4: not UTF-8 \(byte 0xe9 at offset 14\); re-encode the file as UTF-8$"),
+    # series and labelled-sequence files
+    ("series-unsorted-times", "train-series", ["data.path={tmp}/unsorted.csv"],
+     r"^.*/unsorted\.csv: series '0', row 4 \(line 5\): t 2 is earlier than the previous "
+     r"row's 3; sort the rows by time$"),
+    ("series-duplicate-times", "train-series", ["data.path={tmp}/duplicate.csv"],
+     r"^.*/duplicate\.csv: series '0', row 4 \(line 5\): t 2 repeats the previous row's 2; "
+     r"each time may appear once per series$"),
+    ("series-not-a-number", "train-series", ["data.path={tmp}/nonnumeric.csv"],
+     r"^.*/nonnumeric\.csv: row 3 \(line 4\), column 'y': 'abc' is not a number$"),
+    ("series-nan-under-error", "train-series", ["data.path={tmp}/gappy.csv"],
+     r"^.*/gappy\.csv: series '0', row 3 \(line 4\), t 2: column 'y' is missing; set "
+     r"data\.missing to ffill, interpolate or drop to handle it$"),
+    ("series-missing-target", "train-series", ["data.path={tmp}/series.csv", "data.targets=[z]"],
+     r"^.*/series\.csv: no target column 'z'; the columns are \['t', 'y'\]$"),
+    ("sequences-empty-ts", "train-sequences", ["data.path={tmp}/empty.ts"],
+     r"^.*/empty\.ts: the file is empty; expected a header"),
     # configs: composition
     ("key-typo", "train", ["model.encoder.hiden_size=16"],
      r"^Could not override 'model\.encoder\.hiden_size'"),
@@ -126,6 +148,16 @@ def files(tmp_path: Path) -> dict[str, Path]:
     (tmp_path / "short.txt").write_text("too short\n", encoding="utf-8")
     (tmp_path / "latin1.txt").write_bytes("first line\ncaf\u00e9 au lait\n".encode("latin-1"))
     (tmp_path / "nothing").mkdir()
+    series = {"series": range(30), "unsorted": [0, 1, 3, 2, *range(4, 30)],
+              "duplicate": [0, 1, 2, 2, *range(4, 30)]}
+    for name, times in series.items():
+        (tmp_path / f"{name}.csv").write_text(
+            "t,y\n" + "".join(f"{t},{t % 7}\n" for t in times))
+    (tmp_path / "nonnumeric.csv").write_text(
+        "t,y\n" + "".join(f"{t},{'abc' if t == 2 else t}\n" for t in range(30)))
+    (tmp_path / "gappy.csv").write_text(
+        "t,y\n" + "".join(f"{t},{'' if t == 2 else t}\n" for t in range(30)))
+    (tmp_path / "empty.ts").write_text("")
     return {"text": tmp_path / "text.txt", "tmp": tmp_path}
 
 
@@ -142,12 +174,15 @@ def test_bad_input_is_refused_naming_the_culprit(command, overrides, message, fi
                                                  evil, compose_train, tmp_path):
     fields = {**files, "ckpt": trained, "evil": evil}
     overrides = [override.format(**fields) for override in overrides]
-    commands = {"train": lambda cfg: train(cfg), "eval": evaluate, "generate": generate}
+    commands = {"train": train, "train-series": train, "train-sequences": train,
+                "eval": evaluate, "generate": generate}
     base = {"train": TINY + ([] if any(o.startswith("data.path=") for o in overrides)
                              else [f"data.path={files['text']}"]),
+            "train-series": SERIES, "train-sequences": SEQUENCES,
             "eval": [], "generate": []}[command]
+    config_name = command.split("-")[0]
     with pytest.raises(Exception) as error:  # the message is the assertion
-        commands[command](compose_train(*base, *overrides, config_name=command))
+        commands[command](compose_train(*base, *overrides, config_name=config_name))
     first_line = str(error.value).splitlines()[0]
     assert re.search(message, first_line), first_line
     assert not list(tmp_path.rglob("*.ckpt")), "a checkpoint was left behind"
