@@ -5,6 +5,10 @@ character. ``Predictor.predict_next`` answers under ``torch.inference_mode`` wit
 ``Stream.step`` advances a carried state by one character; ``Trainer.predict`` builds a
 loop, a data loader and callbacks for every call. Medians over many calls, same model.
 
+A second table does the same for one 12-step forecast of one series (a 2-layer, 64-unit LSTM
+Forecaster, direct strategy, 48 steps of history): ``Predictor.predict`` against
+``Trainer.predict``.
+
     python benchmarks/predict_latency.py [--calls 500] [--threads 1]
 """
 
@@ -22,7 +26,7 @@ from torch.utils.data import DataLoader
 
 from seqlstm.data import DataSpec
 from seqlstm.inference import Predictor
-from seqlstm.tasks import LanguageModel
+from seqlstm.tasks import Forecaster, LanguageModel
 
 
 def median_ms(fn, calls: int) -> float:
@@ -76,13 +80,41 @@ def main() -> None:
                                                          args.calls)),
         ("Stream.step (1 char, carried state)", median_ms(lambda: stream.step(5), args.calls)),
     ]
-    base = rows[0][1]
     print(f"2x64 LSTM, {args.context}-character context, {args.threads} thread(s), median of "
           f"{args.calls} calls ({args.trainer_calls} for Trainer.predict); results equal")
+    print_table(rows)
+    forecast_table(args, trainer)
+
+
+def print_table(rows: list[tuple[str, float]]) -> None:
+    """Median latencies, with the speed-up over the first row."""
+    base = rows[0][1]
     print(f"| {'method':<38} | {'median ms':>9} | {'speed-up':>8} |")
     print(f"|{'-' * 40}|{'-' * 11}|{'-' * 10}|")
     for name, ms in rows:
         print(f"| {name:<38} | {ms:9.3f} | {base / ms:7.0f}x |")
+
+
+def forecast_table(args: argparse.Namespace, trainer: L.Trainer) -> None:
+    """One 12-step forecast of one series: Predictor vs Trainer.predict (results equal)."""
+    spec = DataSpec(input_kind="real", target_kind="real", input_size=1, output_size=1,
+                    horizon=12)
+    torch.manual_seed(0)
+    model = Forecaster(spec=spec.as_dict(), encoder={"hidden_size": 64, "num_layers": 2})
+    predictor = Predictor(model)
+    history = torch.randn(1, args.context, 1)  # (B=1, T, F=1)
+    loader = DataLoader([{"inputs": history}], batch_size=None)
+    by_trainer = trainer.predict(model, loader)[0]["mean"]
+    assert torch.allclose(by_trainer, predictor.predict(history)["mean"], atol=1e-6)
+    assert by_trainer.shape == (1, 12, 1)
+    rows = [
+        ("Trainer.predict", median_ms(lambda: trainer.predict(model, loader), args.trainer_calls)),
+        ("Predictor.predict (12-step forecast)", median_ms(lambda: predictor.predict(history),
+                                                            args.calls)),
+    ]
+    print(f"\n2x64 LSTM Forecaster, {args.context} steps of history, horizon 12, "
+          f"{args.threads} thread(s); results equal")
+    print_table(rows)
 
 
 if __name__ == "__main__":

@@ -83,7 +83,7 @@ class Predictor:
         batch = {"inputs": tensor}
         if lengths is not None:
             batch["lengths"] = torch.as_tensor(lengths)
-        return self.task.predict_step(batch)
+        return self.task.predict_step(batch, 0)
 
     @torch.inference_mode()
     def predict_next(self, inputs: ArrayLike) -> torch.Tensor:

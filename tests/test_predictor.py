@@ -91,3 +91,20 @@ def test_bad_inputs_are_one_line_errors(predictor, tmp_path):
         other.next_token_probs("the")
     with pytest.raises(DataError, match="text input needs a model with a character vocabulary"):
         other.predict_next("abc")
+
+
+def test_predictor_forecasts_equal_trainer_predict():
+    from seqlstm.data import DataSpec
+    from seqlstm.tasks import Forecaster
+
+    spec = DataSpec(input_kind="real", target_kind="real", input_size=1, output_size=1,
+                    horizon=12)
+    torch.manual_seed(0)
+    model = Forecaster(spec=spec.as_dict(), encoder={"hidden_size": 8, "num_layers": 2})
+    history = torch.randn(2, 20, 1)
+    trainer = L.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False,
+                        enable_model_summary=False)
+    (expected,) = trainer.predict(model, DataLoader([{"inputs": history}], batch_size=None))
+    forecast = Predictor(model).predict(history)
+    assert forecast["mean"].shape == (2, 12, 1)
+    assert torch.allclose(forecast["mean"], expected["mean"], atol=1e-6)
