@@ -11,11 +11,18 @@ import tempfile
 import time
 from pathlib import Path
 
+import lightning as L
 import numpy as np
+import pandas as pd
 import torch
 from common import emit, parser, set_torch_threads
 from fc_data import ForecastData
 from fc_model import add_model_args, latency_ms
+from seqlstm_run import compose_run
+
+from seqlstm.cli.run import build_datamodule, build_loggers, build_trainer, data_record
+from seqlstm.configs import plain
+from seqlstm.tasks import build_task
 
 
 def main() -> None:
@@ -23,25 +30,6 @@ def main() -> None:
     add_model_args(p)
     args = p.parse_args()
     set_torch_threads(args.threads)
-    try:
-        from seqlstm.data import TimeSeriesDataModule  # noqa: F401
-        from seqlstm.tasks import TASKS
-    except ImportError:
-        emit({"pending": "seqlstm.data has no TimeSeriesDataModule here (the series branch)"})
-        return
-    if "real" not in TASKS:
-        emit({"pending": "no task registered for real-valued targets (the Forecaster)"})
-        return
-    import lightning as L
-    import pandas as pd
-    from hydra import compose, initialize_config_dir
-    from hydra.core.hydra_config import HydraConfig
-    from omegaconf import open_dict
-
-    from seqlstm.cli.run import build_datamodule, build_loggers, build_trainer, data_record
-    from seqlstm.configs import config_dir, plain
-    from seqlstm.tasks import build_task
-
     data = ForecastData.load(args.data)
     out = Path(tempfile.mkdtemp(prefix="seqlstm-bench-"))
     test_fraction = 1 - float(data.train_end[0]) / len(data.series(0))
@@ -59,12 +47,7 @@ def main() -> None:
         "+trainer.limit_val_batches=0", "+trainer.enable_model_summary=false",
         f"seed={args.seed}",
     ]
-    with initialize_config_dir(str(config_dir()), version_base="1.3"):
-        cfg = compose("train", overrides=overrides, return_hydra_config=True)
-    with open_dict(cfg):
-        cfg.paths.root_dir = cfg.paths.output_dir = cfg.hydra.runtime.output_dir = str(out)
-    HydraConfig.instance().set_config(cfg)
-    L.seed_everything(cfg.seed, verbose=False)
+    cfg = compose_run(overrides, out)
 
     start = time.perf_counter()
     frame = pd.DataFrame({

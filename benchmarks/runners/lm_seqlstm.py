@@ -10,12 +10,10 @@ from pathlib import Path
 import lightning as L
 import torch
 from common import StepClock, emit, lm_parser, set_torch_threads
-from hydra import compose, initialize_config_dir
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import open_dict
+from seqlstm_run import compose_run
 
 from seqlstm.cli.run import build_datamodule, build_loggers, build_trainer, data_record
-from seqlstm.configs import config_dir, plain
+from seqlstm.configs import plain
 from seqlstm.tasks import build_task
 
 
@@ -43,12 +41,7 @@ def main() -> None:
         "+trainer.limit_val_batches=0", "+trainer.enable_model_summary=false",
         f"seed={args.seed}",
     ]
-    with initialize_config_dir(str(config_dir()), version_base="1.3"):
-        cfg = compose("train", overrides=overrides, return_hydra_config=True)
-    with open_dict(cfg):
-        cfg.paths.root_dir = cfg.paths.output_dir = cfg.hydra.runtime.output_dir = str(out)
-    HydraConfig.instance().set_config(cfg)
-    L.seed_everything(cfg.seed, verbose=False)
+    cfg = compose_run(overrides, out)
     datamodule = build_datamodule(cfg.data)
     datamodule.setup("fit")
     model = build_task(plain(cfg.model), datamodule.spec, data_record(datamodule))
