@@ -15,7 +15,7 @@ Tasks decide what a step's prediction is through :meth:`SequenceTask.step`
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -23,9 +23,10 @@ import torch
 from seqlstm.data.vocab import Vocabulary
 from seqlstm.errors import CheckpointError, DataError
 from seqlstm.nn import HiddenState
-from seqlstm.tasks import LanguageModel, SequenceTask, load_task
+from seqlstm.tasks import Forecaster, LanguageModel, SequenceTask, load_task
 
 ArrayLike = torch.Tensor | np.ndarray | list | int | float | str
+TaskT = TypeVar("TaskT", bound=SequenceTask)
 
 
 class Stream:
@@ -92,28 +93,48 @@ class Predictor:
         prediction, _ = self.task.step(tensor, None)
         return prediction[0] if single else prediction
 
+    @torch.inference_mode()
+    def forecast(self, history: ArrayLike, series: str | int | None = None,
+                 future: ArrayLike | None = None) -> dict[str, torch.Tensor]:
+        """A forecaster's forecast from ``history`` in original units: ``(T, C)`` for one
+        series or ``(B, T, C)``, every data column (targets, past, then future covariates) over
+        the last ``T`` steps; ``series`` names the training series whose scaler applies (None:
+        the only one); ``future`` ``([B,] horizon, F_future)`` the known-future covariates.
+        Returns ``mean`` ``([B,] horizon, n_targets)`` in original units (and ``lower``/``upper``
+        for ``gaussian_nll``), what ``seqlstm-predict`` writes."""
+        task = self.require(Forecaster)
+        tensor, single = as_inputs(task, history, True, None)  # (B, T, C)
+        index = torch.full((tensor.size(0),), task.series_index(series), device=task.device)
+        ahead = None
+        if future is not None:
+            ahead = torch.tensor(np.asarray(future, dtype=np.float32), device=task.device)
+            ahead = ahead.unsqueeze(0) if single else ahead  # (B, H, F_future)
+        outputs = task.predict_step(task.history_batch(tensor, index, ahead), 0)
+        return {key: value[0] for key, value in outputs.items()} if single else outputs
+
     def stream(self) -> Stream:
         """A fresh :class:`Stream` over this predictor's task."""
         return Stream(self.task, self.vocab)
 
-    # -- language models ----------------------------------------------------------------------
-    def require_language_model(self) -> LanguageModel:
-        """The task, if it is a language model; a one-line error otherwise."""
-        if not isinstance(self.task, LanguageModel):
-            raise CheckpointError(f"this needs a LanguageModel; the predictor holds a "
+    def require(self, kind: type[TaskT]) -> TaskT:
+        """The task, if it is a ``kind``; a one-line error otherwise."""
+        if not isinstance(self.task, kind):
+            raise CheckpointError(f"this needs a {kind.__name__}; the predictor holds a "
                                   f"{type(self.task).__name__}")
         return self.task
 
+    # -- language models ----------------------------------------------------------------------
+
     def next_token_probs(self, text: str) -> torch.Tensor:
         """``(V,)`` probabilities of the token after ``text`` (ids index ``spec.vocab``)."""
-        self.require_language_model()
+        self.require(LanguageModel)
         return self.predict_next(text).float().softmax(-1)  # (V,) logits -> probabilities
 
     @torch.inference_mode()
     def generate(self, prompt: str, length: int, num_samples: int = 1, seed: int | None = None,
                  **sampling: Any) -> list[str]:
         """``num_samples`` continuations of ``prompt`` (see :meth:`LanguageModel.generate`)."""
-        return self.require_language_model().generate_text(prompt, length, num_samples=num_samples,
+        return self.require(LanguageModel).generate_text(prompt, length, num_samples=num_samples,
                                                  seed=seed, **sampling)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import lightning as L
+import numpy as np
 import pytest
 import torch
 from torch.utils.data import DataLoader
@@ -108,3 +109,54 @@ def test_predictor_forecasts_equal_trainer_predict():
     forecast = Predictor(model).predict(history)
     assert forecast["mean"].shape == (2, 12, 1)
     assert torch.allclose(forecast["mean"], expected["mean"], atol=1e-6)
+
+
+@pytest.mark.parametrize("options", [{}, {"relative": True, "loss": "gaussian_nll"}])
+def test_forecast_from_raw_history_equals_the_data_modules_windows(options):
+    """Predictor.forecast scales raw history (targets, past and known-future covariates) with
+    the named series' scaler and gives what predict_step gives on the data module's window."""
+    from seqlstm.data import TimeSeriesDataModule
+    from seqlstm.tasks import Forecaster
+    from tests.timeseries_data import two_series
+
+    table = two_series()
+    dm = TimeSeriesDataModule(table, targets=["y"], time_column="t", id_column="id",
+                              past_covariates=["p"], future_covariates=["f"], lookback=4,
+                              horizon=2, batch_size=8)
+    dm.setup("fit")
+    torch.manual_seed(0)
+    model = Forecaster(spec=dm.spec.as_dict(), encoder={"hidden_size": 8}, **options)
+    predictor = Predictor(model)
+    windows = dm.windows["val"]  # one window per series, rows 28-33
+    expected = model.eval().predict_step(windows.__getitems__([0, 1]), 0)
+    for i, name in enumerate(["a", "b"]):
+        rows = table[table["id"] == name].iloc[28:34]
+        history = rows[["y", "p", "f"]].to_numpy()[:4]  # (lookback, C) in original units
+        future = rows[["f"]].to_numpy()[4:]  # (horizon, 1): known ahead
+        forecast = predictor.forecast(history, series=name, future=future)
+        assert forecast["mean"].shape == (2, 1) and set(forecast) == set(expected)
+        for key, value in forecast.items():
+            assert torch.allclose(value, expected[key][i], atol=1e-5)
+
+
+def test_forecast_bad_input_is_one_line_errors():
+    from seqlstm.data import TimeSeriesDataModule
+    from seqlstm.tasks import Forecaster
+    from tests.timeseries_data import two_series
+
+    dm = TimeSeriesDataModule(two_series(), targets=["y"], time_column="t", id_column="id",
+                              future_covariates=["f"], lookback=4, horizon=2)
+    dm.setup("fit")
+    predictor = Predictor(Forecaster(spec=dm.spec.as_dict(), encoder={"hidden_size": 4}))
+    history = np.zeros((4, 2))
+    with pytest.raises(DataError, match=r"trained on 2 series; name one with series= "
+                                        r"\(known: \['a', 'b'\]\)"):
+        predictor.forecast(history, future=np.zeros((2, 1)))
+    with pytest.raises(DataError, match="series 'c' was not in the training data"):
+        predictor.forecast(history, series="c", future=np.zeros((2, 1)))
+    with pytest.raises(DataError, match=r"expected future covariates \['f'\] over the 2-step"):
+        predictor.forecast(history, series="a")
+    with pytest.raises(DataError, match=r"shape \(horizon=2, 1\), got \(3, 1\)"):
+        predictor.forecast(history, series="a", future=np.zeros((3, 1)))
+    with pytest.raises(DataError, match="expected 2 features per step, got 1"):
+        predictor.forecast(np.zeros((4, 1)), series="a", future=np.zeros((2, 1)))

@@ -1,9 +1,7 @@
 """Forecasting with seqlstm: TimeSeriesDataModule + Forecaster (direct strategy), composed from
 ``conf/train.yaml`` and fitted by the Lightning Trainer as ``seqlstm-train`` builds them
-(checkpoint callbacks and progress bar off; gradient clipping off, as in the baselines).
-
-Needs the time-series data module and Forecaster (the ``series`` branch); without them it
-reports itself pending."""
+(checkpoint callbacks and progress bar off; gradient clipping off, as in the baselines), then
+forecasting through the Trainer-free ``Predictor`` (which applies each series' fitted scaler)."""
 
 from __future__ import annotations
 
@@ -22,6 +20,7 @@ from seqlstm_run import compose_run
 
 from seqlstm.cli.run import build_datamodule, build_loggers, build_trainer, data_record
 from seqlstm.configs import plain
+from seqlstm.inference import Predictor
 from seqlstm.tasks import build_task
 
 
@@ -63,23 +62,22 @@ def main() -> None:
     trainer.fit(model, datamodule=datamodule)
     fit_s = time.perf_counter() - start
 
-    @torch.no_grad()
-    def forecast(inputs: np.ndarray) -> np.ndarray:
-        model.eval()
-        x = torch.from_numpy(inputs).unsqueeze(-1)  # (B, lookback, 1)
-        future = x.new_zeros(len(x), data.horizon, 0)
-        return model.step_outputs({"inputs": x, "future": future})[..., 0].numpy()
-
-    inputs, _ = data.windows(data.origin_starts())
+    predictor = Predictor(model)  # the library's Trainer-free path: scales, forecasts, unscales
+    inputs, _ = data.windows(data.origin_starts())  # (M, lookback) in the file's units
+    owners = data.origins[:, 0]
     start = time.perf_counter()
-    predictions = np.concatenate([forecast(inputs[i : i + 4096])
-                                  for i in range(0, len(inputs), 4096)])
+    predictions = np.empty((len(inputs), data.horizon), np.float32)
+    for series in np.unique(owners):
+        rows = np.flatnonzero(owners == series)
+        forecast = predictor.forecast(inputs[rows, :, None], series=int(series))["mean"]
+        predictions[rows] = forecast[..., 0].numpy()  # (rows, horizon)
     predict_s = time.perf_counter() - start
     np.save(args.out, predictions)
     history = data.series(0)[: data.train_end[0]]
     emit({"prep_s": prep_s, "fit_s": fit_s,
           "train_windows": len(datamodule.train_dataloader().dataset), "predict_s": predict_s,
-          "latency_ms": latency_ms(lambda: forecast(history[None, -data.lookback :])),
+          "latency_ms": latency_ms(lambda: predictor.forecast(history[-data.lookback :, None],
+                                                              series=0)),
           "torch": torch.__version__, "lightning": L.__version__})
 
 

@@ -35,7 +35,7 @@ from torchmetrics.regression import (
     SymmetricMeanAbsolutePercentageError,
 )
 
-from seqlstm.errors import ConfigError
+from seqlstm.errors import ConfigError, DataError
 from seqlstm.nn import StepHead
 from seqlstm.tasks.base import Batch, SequenceTask
 from seqlstm.tasks.figures import forecast_vs_truth
@@ -86,6 +86,8 @@ class Forecaster(SequenceTask):
         extra = self.spec.extra
         mean = torch.tensor(extra.get("mean", [[0.0] * targets]), dtype=torch.float32)
         std = torch.tensor(extra.get("std", [[1.0] * targets]), dtype=torch.float32)
+        self.register_buffer("column_mean", mean, persistent=False)  # (S, C)
+        self.register_buffer("column_std", std, persistent=False)
         self.register_buffer("target_mean", mean[:, :targets], persistent=False)  # (S, n)
         self.register_buffer("target_std", std[:, :targets], persistent=False)
 
@@ -129,9 +131,50 @@ class Forecaster(SequenceTask):
         inputs = batch["inputs"]
         level = inputs[:, -1:, :n]  # (B, 1, n): the last observed targets
         shifted = torch.cat([inputs[..., :n] - level, inputs[..., n:]], dim=-1)
-        outputs = self.strategy_outputs({**batch, "inputs": shifted,
-                                         "targets": batch["targets"] - level})
+        shifted_batch = {**batch, "inputs": shifted}
+        if "targets" in batch:  # teacher forcing reads them; a predict batch has none
+            shifted_batch["targets"] = batch["targets"] - level
+        outputs = self.strategy_outputs(shifted_batch)
         return torch.cat([outputs[..., :n] + level, outputs[..., n:]], dim=-1)
+
+    def series_index(self, series: str | int | None) -> int:
+        """The scaler row of ``series``, named as in the training data (``spec.extra["series"]``);
+        None means the only series."""
+        names = [str(name) for name in self.spec.extra.get("series", ["0"])]
+        if series is None:
+            if len(names) > 1:
+                raise DataError(f"the model was trained on {len(names)} series; name one with "
+                                f"series= (known: {names[:10]})")
+            return 0
+        if str(series) not in names:
+            raise DataError(f"series '{series}' was not in the training data (known: "
+                            f"{names[:10]}); it has no fitted scaler")
+        return names.index(str(series))
+
+    def history_batch(self, history: torch.Tensor, series: torch.Tensor,
+                      future: torch.Tensor | None = None) -> Batch:
+        """A predict batch from ``history`` ``(B, T, C)`` in original units (every data column:
+        targets, past, then future covariates, over the last ``T`` steps) of the scaler rows
+        ``series`` ``(B,)``; ``future`` ``(B, horizon, F_future)`` are the known-future
+        covariates over the horizon, needed exactly when the data has any."""
+        if (future is None) != (self.num_future == 0):
+            raise DataError(f"expected future covariates {self.spec.extra['future_covariates']} "
+                            f"over the {self.spec.horizon}-step horizon" if future is None else
+                            "the model has no future covariates; pass future=None")
+        mean = self.column_mean[series].unsqueeze(1)  # (B, 1, C)
+        std = self.column_std[series].unsqueeze(1)
+        scaled = (history - mean) / std  # (B, T, C)
+        observed = scaled.size(-1) - self.num_future
+        if future is None:
+            return {"inputs": scaled, "series": series}
+        if future.shape[1:] != (self.spec.horizon, self.num_future):
+            raise DataError(f"expected future covariates of shape (horizon={self.spec.horizon}, "
+                            f"{self.num_future}), got {tuple(future.shape[1:])}")
+        ahead = (future - mean[..., observed:]) / std[..., observed:]  # (B, H, F_future)
+        # the input at step t carries the known covariates of step t + 1
+        known = torch.cat([scaled[:, 1:, observed:], ahead[:, :1]], dim=1)  # (B, T, F_future)
+        return {"inputs": torch.cat([scaled[..., :observed], known], dim=-1), "future": ahead,
+                "series": series}
 
     def strategy_outputs(self, batch: Batch) -> torch.Tensor:
         """Outputs of the direct or autoregressive strategy for ``batch`` as it is."""
