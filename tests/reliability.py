@@ -29,6 +29,12 @@ def tiny_run(text: Path, *extra: str) -> list[str]:
             "sample.length=0", "callbacks.last_checkpoint.every_n_train_steps=4", *extra]
 
 
+def stateful_run(text: Path, *extra: str) -> list[str]:
+    """:func:`tiny_run` on contiguous streams with carried state (``data.stateful=true``)."""
+    return [*(o for o in tiny_run(text, *extra) if not o.startswith("data.windows_per_epoch")),
+            "data.stateful=true"]
+
+
 def compose_in(compose: Callable[..., DictConfig], output_dir: Path,
                *overrides: str) -> DictConfig:
     """``compose(*overrides)`` with its outputs in ``output_dir``."""
@@ -36,11 +42,6 @@ def compose_in(compose: Callable[..., DictConfig], output_dir: Path,
     with open_dict(cfg):
         cfg.paths.output_dir = str(output_dir)
     return cfg
-
-
-def cli_args(text: Path, run_dir: Path, *extra: str) -> list[str]:
-    """Command-line arguments for the same run, outputs in ``run_dir``."""
-    return [*tiny_run(text, *extra), f"hydra.run.dir={run_dir}"]
 
 
 def final_state(run_dir: Path) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,25 +14,27 @@ from seqlstm.cli.train import train
 from seqlstm.errors import CheckpointError
 from seqlstm.tasks import read_checkpoint
 from seqlstm.tasks.checkpoint_io import SafeCheckpointIO
+from seqlstm.tasks.stateful import CARRIED_KEY
 from tests.conftest import run_cli
 from tests.reliability import (
     assert_same_tensors,
-    cli_args,
     compose_in,
     final_state,
+    stateful_run,
     tiny_run,
     val_losses,
 )
 
 
-def killed_run(small_text: Path, run_dir: Path, step: int, signum: int) -> int:
-    """Run the training in a subprocess that gets ``signum`` at the start of global step
-    ``step``; returns its exit status."""
+def killed_run(small_text: Path, run_dir: Path, step: int, signum: int,
+               run: Callable[..., list[str]] = tiny_run) -> int:
+    """Run the training (``run``'s overrides) in a subprocess that gets ``signum`` at the start
+    of global step ``step``; returns its exit status."""
     run_dir.mkdir()
-    result = run_cli("train", *cli_args(
-        small_text, run_dir, "+callbacks.fault._target_=tests.faults.SignalAt",
+    result = run_cli("train", *run(
+        small_text, "+callbacks.fault._target_=tests.faults.SignalAt",
         f"+callbacks.fault.step={step}", f"+callbacks.fault.signum={int(signum)}"),
-        cwd=run_dir.parent, check=False)
+        f"hydra.run.dir={run_dir}", cwd=run_dir.parent, check=False)
     return result.returncode
 
 
@@ -61,6 +64,36 @@ def test_killed_mid_epoch_resumes_to_the_same_weights(compose_train, small_text,
         assert_same_tensors(ours["state_dict"], expected["state_dict"])
         assert_same_tensors(ours["optimizer"], expected["optimizer"])
         assert val_losses(resumed)[1] == val_losses(reference)[1]
+
+
+@pytest.mark.slow
+def test_stateful_training_killed_mid_epoch_resumes_its_streams(compose_train, small_text,
+                                                                tmp_path):
+    """Stateful streams: the checkpoint keeps every stream's carried hidden state and the data
+    module keeps its position, so a run SIGKILLed in its second epoch and resumed from the
+    step-interval checkpoint ends bitwise equal to the uninterrupted run."""
+    reference = tmp_path / "reference"
+    train(compose_in(compose_train, reference, *stateful_run(small_text)))
+    expected = final_state(reference)
+    per_epoch = expected["global_step"] // 2
+    kill_at = (per_epoch // 4 + 2) * 4 + 1  # the periodic checkpoint before it is mid-epoch 2
+
+    killed = tmp_path / "killed"
+    assert killed_run(small_text, killed, kill_at, signal.SIGKILL, stateful_run) \
+        == -signal.SIGKILL
+    checkpoint = read_checkpoint(killed / "checkpoints" / "last.ckpt")
+    assert checkpoint["epoch"] == 1 and checkpoint["global_step"] == kill_at - 1
+    assert checkpoint["global_step"] % per_epoch  # inside the epoch, not at its end
+    h, c = checkpoint[CARRIED_KEY]["parts"]  # (ranks, layers, streams, hidden)
+    assert h.shape == c.shape == (1, 1, 8, 16) and h.abs().sum() > 0
+
+    resumed = tmp_path / "resumed"
+    train(compose_in(compose_train, resumed, *stateful_run(small_text), f"ckpt_path={killed}"))
+    ours = final_state(resumed)
+    assert ours["global_step"] == expected["global_step"]
+    assert_same_tensors(ours["state_dict"], expected["state_dict"])
+    assert_same_tensors(ours["optimizer"], expected["optimizer"])
+    assert val_losses(resumed)[1] == val_losses(reference)[1]
 
 
 def test_ckpt_path_last_finds_the_newest_run(tmp_path):

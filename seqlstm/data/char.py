@@ -16,9 +16,9 @@ import torch
 from torch.utils.data import DataLoader
 
 from seqlstm.data.download import download
-from seqlstm.data.sampling import ResumableRandomSampler, training_position
+from seqlstm.data.sampling import ResumableRandomSampler, resume_batch, training_position
 from seqlstm.data.spec import DataSpec
-from seqlstm.data.streams import StreamBatches
+from seqlstm.data.streams import StreamBatches, StreamLoader, rank_of
 from seqlstm.data.text import PathLike, iter_corpus, resolve_paths
 from seqlstm.data.vocab import Vocabulary
 from seqlstm.data.windows import CoveringWindows, TokenWindows
@@ -181,7 +181,11 @@ class CharDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         if self.stateful:
-            return self._stream_loader("train", self.batch_size, equal_shards=True)
+            loader = self._stream_loader("train", self.batch_size, equal_shards=True)
+            if self._resume_at:
+                loader.dataset.first = resume_batch(self._resume_at, self.trainer)
+                self._resume_at = {}
+            return loader
         windows = TokenWindows(self.ids["train"], self.seq_len)
         count = self.windows_per_epoch or len(self.ids["train"]) // self.seq_len
         sampler = ResumableRandomSampler(len(windows), count, self.sampler_seed)
@@ -207,10 +211,9 @@ class CharDataModule(L.LightningDataModule):
                           batch_size=self.batch_size, num_workers=self.num_workers,
                           generator=self._generator())
 
-    def _stream_loader(self, name: str, num_streams: int, equal_shards: bool) -> DataLoader:
+    def _stream_loader(self, name: str, num_streams: int, equal_shards: bool) -> StreamLoader:
         """Split ``name`` as ``num_streams`` streams inside this rank's contiguous shard."""
-        trainer = self.trainer
-        rank, world_size = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
+        rank, world_size = rank_of(self.trainer)
         ids = self.ids[name]
         try:
             streams = StreamBatches(ids[:-1], ids[1:], num_streams, self.seq_len, rank=rank,
@@ -222,7 +225,7 @@ class CharDataModule(L.LightningDataModule):
             log.info("%s split: stateful batches leave the last %d of %d steps unread (%d ranks "
                      "x %d streams of %d steps)", name, streams.unread, len(ids) - 1, world_size,
                      num_streams, streams.stream_len)
-        return DataLoader(streams, batch_size=None, num_workers=self.num_workers)
+        return StreamLoader(streams, self.num_workers)
 
     def _generator(self) -> torch.Generator:
         """A loader's own generator (worker seeds), so that iterating a loader leaves torch's

@@ -8,6 +8,8 @@ from typing import Any
 import torch
 from torch.utils.data import Sampler
 
+from seqlstm.errors import CheckpointError
+
 BLOCK = 1 << 16
 
 
@@ -56,3 +58,15 @@ def training_position(trainer: Any) -> dict[str, int]:
     progress = trainer.fit_loop.epoch_loop.batch_progress.current
     return {"epoch": int(trainer.current_epoch), "batches": int(progress.processed),
             "world_size": int(trainer.world_size)}
+
+
+def resume_batch(position: dict[str, int], trainer: Any) -> int:
+    """The batch a resumed stateful epoch starts at: the saved ``position``'s when the fit
+    resumes inside that epoch, else 0. Each rank's streams depend on the number of ranks, so it
+    must not change."""
+    world_size, epoch = (trainer.world_size, trainer.current_epoch) if trainer else (1, 0)
+    if position.get("world_size", 1) != world_size:
+        raise CheckpointError(f"the checkpoint stopped stateful training mid-epoch on "
+                              f"{position['world_size']} rank(s); resume it on as many, not "
+                              f"{world_size}")
+    return position["batches"] if position["epoch"] == epoch else 0

@@ -24,9 +24,12 @@ The data are given as aligned arrays ``inputs[i] -> targets[i]`` (for text: ``id
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import numpy as np
 import torch
-from torch.utils.data import IterableDataset, get_worker_info
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from seqlstm.errors import DataError
 
@@ -44,23 +47,50 @@ def shard_bounds(num_steps: int, rank: int, world_size: int, equal: bool) -> tup
     return rank * num_steps // world_size, (rank + 1) * num_steps // world_size
 
 
-class StreamBatches(IterableDataset):
+def rank_of(trainer: Any) -> tuple[int, int]:
+    """``(global_rank, world_size)`` of ``trainer`` (``(0, 1)`` without one)."""
+    return (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
+
+
+class BatchSequence(IterableDataset):
+    """Numbered batches, read in order from :attr:`first` (a resumed epoch; later passes start
+    at 0). With DataLoader workers, worker ``w`` builds batches ``w, w + W, ...`` and the
+    loader's round robin returns them in order. It is an iterable dataset, so Lightning never
+    puts a (shuffling) distributed sampler in front of it; subclasses shard by rank."""
+
+    first = 0
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def batch(self, index: int) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+        worker = get_worker_info()
+        offset, step = (worker.id, worker.num_workers) if worker else (0, 1)
+        indices = range(self.first + offset, len(self), step)
+        if worker is None:
+            self.first = 0  # with workers, StreamLoader resets the main process's copy
+        return map(self.batch, indices)
+
+
+class StreamBatches(BatchSequence):
     """Batches that continue ``num_streams`` contiguous streams (see the module docstring).
 
     Each batch is a dict: ``inputs`` ``(B, T, ...)``, ``targets`` ``(B, T, ...)``, ``reset``
-    ``(B,)`` bool (the stream starts at this batch: carry no state into it) and ``offset``
-    ``(B,)`` int64 (the split position of each row's first step). Integer arrays come out as
-    int64, real ones as float32.
-
-    It is an iterable dataset, so Lightning never puts a (shuffling) distributed sampler in
-    front of it; the sharding by rank happens here. With DataLoader workers, worker ``w`` builds
-    batches ``w, w + W, ...`` and the loader's round robin returns them in order.
+    ``(B,)`` bool (the stream starts at this batch: carry no state into it), ``offset``
+    ``(B,)`` int64 (the split position of each row's first step) and every array of ``extra``
+    (aligned with ``targets``) laid out the same way. Integer arrays come out as int64, real
+    ones as float32.
     """
 
     def __init__(self, inputs: np.ndarray, targets: np.ndarray, num_streams: int, seq_len: int,
-                 rank: int = 0, world_size: int = 1, equal_shards: bool = True) -> None:
-        if len(inputs) != len(targets):
-            raise ValueError(f"inputs ({len(inputs)}) and targets ({len(targets)}) must align")
+                 rank: int = 0, world_size: int = 1, equal_shards: bool = True,
+                 extra: dict[str, np.ndarray] | None = None) -> None:
+        arrays = {"inputs": inputs, "targets": targets, **(extra or {})}
+        if len({len(a) for a in arrays.values()}) > 1:
+            raise ValueError(f"arrays must align: { {k: len(a) for k, a in arrays.items()} }")
         start, stop = shard_bounds(len(inputs), rank, world_size, equal_shards)
         self.stream_len = (stop - start) // num_streams
         if self.stream_len < 1:
@@ -70,8 +100,8 @@ class StreamBatches(IterableDataset):
         used = self.stream_len * num_streams
         self.unread = len(inputs) - used * (world_size if equal_shards else 1)
         # (S * B, ...) -> (B, S, ...): row b is the b-th contiguous stream (views, no copy)
-        self.inputs = _streams(inputs[start : start + used], num_streams)
-        self.targets = _streams(targets[start : start + used], num_streams)
+        self.arrays = {key: _streams(a[start : start + used], num_streams)
+                       for key, a in arrays.items()}
 
     def __len__(self) -> int:
         return -(-self.stream_len // self.seq_len)
@@ -81,16 +111,40 @@ class StreamBatches(IterableDataset):
         begin = index * self.seq_len
         end = min(begin + self.seq_len, self.stream_len)
         offsets = self.start + torch.arange(self.num_streams) * self.stream_len + begin
-        return {"inputs": _tensor(self.inputs[:, begin:end]),
-                "targets": _tensor(self.targets[:, begin:end]),
-                "reset": torch.full((self.num_streams,), index == 0),
-                "offset": offsets}
+        return {**{key: _tensor(a[:, begin:end]) for key, a in self.arrays.items()},
+                "reset": torch.full((self.num_streams,), index == 0), "offset": offsets}
 
-    def __iter__(self):
-        worker = get_worker_info()
-        first, step = (worker.id, worker.num_workers) if worker else (0, 1)
-        for index in range(first, len(self), step):
-            yield self.batch(index)
+
+class SeriesStreams(BatchSequence):
+    """The stream batches of several series, one series after the other; each batch also holds
+    ``series`` ``(B,)``, the series' row in the fitted scalers. The first batch of every series
+    resets every stream, so no state crosses from one series to the next."""
+
+    def __init__(self, parts: list[tuple[int, StreamBatches]]) -> None:
+        self.parts = parts
+        self.ends = np.cumsum([len(streams) for _, streams in parts])
+
+    def __len__(self) -> int:
+        return int(self.ends[-1]) if len(self.ends) else 0
+
+    def batch(self, index: int) -> dict[str, torch.Tensor]:
+        part = int(np.searchsorted(self.ends, index, side="right"))
+        series, streams = self.parts[part]
+        batch = streams.batch(index - int(self.ends[part - 1]) if part else index)
+        return {**batch, "series": torch.full((streams.num_streams,), series)}
+
+
+class StreamLoader(DataLoader):
+    """The loader of a :class:`BatchSequence` (one batch per item): after the pass that starts
+    at ``dataset.first`` (worker processes have taken their copy by then), passes start at 0."""
+
+    def __init__(self, batches: BatchSequence, num_workers: int = 0) -> None:
+        super().__init__(batches, batch_size=None, num_workers=num_workers)
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+        iterator = super().__iter__()
+        self.dataset.first = 0
+        return iterator
 
 
 def _streams(array: np.ndarray, num_streams: int) -> np.ndarray:

@@ -218,3 +218,7 @@ class SequenceTask(StatefulMixin, L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint[CHECKPOINT_TASK_KEY] = qualified_name(type(self))
+        self.save_carried_state(checkpoint)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.load_carried_state(checkpoint)

@@ -8,8 +8,9 @@ Everything about state that outlives one forward pass lives here, mixed into
   same stage. The task starts it from the state the previous batch ended in, detached (the
   truncation of truncated BPTT), with the rows where a stream restarts set to zero. Each stage
   (train, val, test) keeps its own state, so a validation run in the middle of a training epoch
-  does not disturb the training streams; every stage starts each epoch from zeros. Batches
-  without ``reset`` are independent windows and start from zeros.
+  does not disturb the training streams; the first batch of every epoch resets every stream.
+  Batches without ``reset`` are independent windows and start from zeros. Checkpoints keep the
+  training state (every rank's), so a fit resumed mid-epoch continues its streams exactly.
 * **Chunked truncation** (``tbptt_steps``): a long batch is cut along time into chunks of
   ``tbptt_steps`` steps (``Tensor.split``); each chunk is its own backward pass and optimiser
   step, with the state carried (detached) from chunk to chunk. This needs manual optimisation,
@@ -25,11 +26,13 @@ from typing import Any
 import torch
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
-from seqlstm.errors import ConfigError
-from seqlstm.nn import HiddenState, detach_state, reset_rows
+from seqlstm.errors import CheckpointError, ConfigError
+from seqlstm.nn import HiddenState, detach_state, reset_rows, state_to
 
 Batch = dict[str, torch.Tensor]
 STAGES = ("train", "val", "test")
+#: where a checkpoint keeps the training streams' carried state
+CARRIED_KEY = "seqlstm_carried_state"
 
 
 class StatefulMixin:
@@ -53,6 +56,7 @@ class StatefulMixin:
         keep = ~batch["reset"]
         if state is None or not keep.any():
             return None
+        state = state_to(state, keep.device)  # restored from a checkpoint: on the CPU
         return state if keep.all() else reset_rows(state, keep)
 
     def carry_state(self, stage: str, batch: Batch, state: HiddenState) -> None:
@@ -65,14 +69,33 @@ class StatefulMixin:
         for name in STAGES if stage is None else (stage,):
             self.carried.pop(name, None)
 
-    def on_train_epoch_start(self) -> None:
-        self.reset_state("train")
+    def save_carried_state(self, checkpoint: dict[str, Any]) -> None:
+        """Put the training streams' carried state into ``checkpoint``, every rank's (gathered:
+        ``Trainer.save_checkpoint`` runs on all ranks), so a mid-epoch resume goes on from it."""
+        state = self.carried.get("train")
+        if state is None:
+            return
+        parts = state if isinstance(state, tuple) else (state,)
+        if self.trainer.world_size > 1:
+            parts = tuple(self.all_gather(part) for part in parts)  # (W, layers, B, H)
+        else:
+            parts = tuple(part.unsqueeze(0) for part in parts)  # (1, layers, B, H)
+        checkpoint[CARRIED_KEY] = {"parts": [part.cpu() for part in parts],
+                                   "tuple": isinstance(state, tuple)}
 
-    def on_validation_epoch_start(self) -> None:
-        self.reset_state("val")
-
-    def on_test_epoch_start(self) -> None:
-        self.reset_state("test")
+    def load_carried_state(self, checkpoint: dict[str, Any]) -> None:
+        """This rank's training state from ``checkpoint`` (saved by :meth:`save_carried_state`)."""
+        saved = checkpoint.get(CARRIED_KEY)
+        if saved is None:
+            return
+        ranks = saved["parts"][0].size(0)
+        world_size, rank = (self.trainer.world_size, self.trainer.global_rank) \
+            if self._trainer is not None else (1, 0)
+        if ranks != world_size:
+            raise CheckpointError(f"the checkpoint carries the stateful streams of {ranks} "
+                                  f"rank(s); resume it on {ranks}, not {world_size}")
+        parts = tuple(part[rank] for part in saved["parts"])
+        self.carried["train"] = parts if saved["tuple"] else parts[0]
 
     # -- chunked truncation under manual optimisation -----------------------------------------
     def truncated_training_step(self, batch: Batch) -> torch.Tensor:
