@@ -35,8 +35,10 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, RandomSampler
 
+from seqlstm.data.sampling import resume_batch, training_position
 from seqlstm.data.series_windows import Layout, SeriesWindows, batch_collate
 from seqlstm.data.spec import DataSpec
+from seqlstm.data.streams import SeriesStreams, StreamBatches, StreamLoader, rank_of
 from seqlstm.data.tables import (
     MISSING_POLICIES,
     ROW,
@@ -61,6 +63,16 @@ class Series:
 
     name: str
     frame: pd.DataFrame
+
+
+@dataclass
+class StepPairs:
+    """One series' split as one-step-ahead pairs for stateful streams (standardised)."""
+
+    series: int  # the series' row in the fitted scalers
+    inputs: np.ndarray  # (T, C): row t, with the known covariates of row t + 1
+    targets: np.ndarray  # (T, n): the targets of row t + 1
+    naive: np.ndarray  # (T, n): the seasonal naive forecast of row t + 1
 
 
 @dataclass
@@ -97,6 +109,9 @@ class TimeSeriesDataModule(L.LightningDataModule):
         holdout: at prediction, hide this many last observed steps of each series and forecast
             them, so the forecast can be compared with the truth.
         num_workers: DataLoader workers.
+        stateful: read each series' split as ``batch_size`` contiguous streams of one-step-ahead
+            pairs (``lookback`` steps per batch, the state carried across batches) instead of
+            windows; see ``docs/stateful.md``.
     """
 
     def __init__(
@@ -120,6 +135,7 @@ class TimeSeriesDataModule(L.LightningDataModule):
         predict_path: str | None = None,
         holdout: int = 0,
         num_workers: int = 0,
+        stateful: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["path", "fitted", "predict_path"])
@@ -129,6 +145,9 @@ class TimeSeriesDataModule(L.LightningDataModule):
                            ("batch_size", batch_size), ("season", season)):
             _check_int(key, value, low=1)
         _check_int("holdout", holdout, low=0)
+        if stateful and stride != 1:
+            raise ConfigError("data.stride", "1 with data.stateful=true (streams read every step)",
+                              stride)
         if missing not in MISSING_POLICIES:
             raise ConfigError("data.missing", f"one of {list(MISSING_POLICIES)}", missing)
         if lookback < season * -(-horizon // season):
@@ -156,7 +175,10 @@ class TimeSeriesDataModule(L.LightningDataModule):
         self.lookback, self.horizon, self.stride, self.season = lookback, horizon, stride, season
         self.split, self.batch_size, self.missing = split, batch_size, missing
         self.holdout, self.units, self.num_workers = holdout, units, num_workers
+        self.stateful = stateful
         self.windows: dict[str, SeriesWindows] = {}
+        self.pairs: dict[str, list[StepPairs]] = {}
+        self._resume_at: dict[str, int] = {}
         self.forecasts: list[Forecast] = []
 
     # -- reading ---------------------------------------------------------------------------
@@ -238,6 +260,8 @@ class TimeSeriesDataModule(L.LightningDataModule):
             if count:
                 self.windows[name] = self._windows(values, np.concatenate(starts),
                                                    np.concatenate(owners))
+        if self.stateful:
+            self.pairs = self._step_pairs(values.numpy(), offsets, bounds, index)
 
     def _bounds(self, length: int) -> tuple[list[int], list[int]]:
         """First and end rows of train, val and test in a series of ``length`` rows."""
@@ -290,17 +314,73 @@ class TimeSeriesDataModule(L.LightningDataModule):
                         output_size=self.layout.targets, horizon=self.horizon,
                         extra=self.fitted)
 
+    def _step_pairs(self, values: np.ndarray, offsets: np.ndarray,
+                    bounds: list[tuple[list[int], list[int]]], index: list[int]
+                    ) -> dict[str, list[StepPairs]]:
+        """Per split, each series' one-step-ahead pairs for stateful streams: every row of the
+        split is a target once, read from the row before it (the first ``max(1, season)`` rows
+        of a series have no earlier row or seasonal naive value, so they are never targets)."""
+        observed, n = self.layout.observed, self.layout.targets
+        pairs: dict[str, list[StepPairs]] = {name: [] for name in SPLITS}
+        for offset, (lo, hi), i in zip(offsets[:-1], bounds, index, strict=True):
+            rows = values[offset : offset + hi[-1]]  # this series, standardised (N, C)
+            for k, name in enumerate(SPLITS):
+                t = np.arange(max(lo[k] - 1, self.season - 1), hi[k] - 1)  # input rows
+                if len(t):
+                    # the input at row t carries the known covariates of row t + 1
+                    inputs = np.concatenate([rows[t, :observed], rows[t + 1, observed:]], 1)
+                    pairs[name].append(StepPairs(i, inputs, rows[t + 1, :n],
+                                                 rows[t + 1 - self.season, :n]))
+        return pairs
+
     # -- loaders ---------------------------------------------------------------------------
     def train_dataloader(self) -> DataLoader:
+        if self.stateful:
+            loader = self._stream_loader("train", self.batch_size, equal_shards=True)
+            if self._resume_at:
+                loader.dataset.first = resume_batch(self._resume_at, self.trainer)
+                self._resume_at = {}
+            return loader
         windows = self.windows["train"]
         return self._loader(windows, sampler=RandomSampler(windows), drop_last=False)
 
     def val_dataloader(self) -> DataLoader:
+        if self.stateful:
+            return self._stream_loader("val", 1, equal_shards=False)
         return self._loader(self.windows["val"])
+
+    def _stream_loader(self, name: str, num_streams: int, equal_shards: bool) -> StreamLoader:
+        """Every series' split ``name`` as ``num_streams`` streams of ``lookback`` steps per
+        batch inside this rank's contiguous shard of it, one series after the other."""
+        rank, world_size = rank_of(self.trainer)
+        parts = []
+        for pair in self.pairs[name]:
+            try:
+                parts.append((pair.series, StreamBatches(
+                    pair.inputs, pair.targets, num_streams, self.lookback, rank=rank,
+                    world_size=world_size, equal_shards=equal_shards,
+                    extra={"naive": pair.naive})))
+            except DataError as err:
+                raise DataError(f"{name} split of series '{self.fitted['series'][pair.series]}': "
+                                f"{err}; use a smaller data.batch_size") from None
+        if not parts:
+            raise DataError(f"data.split gives the {name} split no rows; set its fraction > 0")
+        return StreamLoader(SeriesStreams(parts), self.num_workers)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Stateful streams: the training position, so a resumed fit continues the same streams
+        from the next batch. (Windows are drawn afresh each epoch.)"""
+        return training_position(self.trainer) if self.stateful else {}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        if "epoch" in state_dict:
+            self._resume_at = {"world_size": 1, **state_dict}
 
     def test_dataloader(self) -> DataLoader:
         if "test" not in self.windows:
             raise DataError("data.split gives the test split no rows; set a test fraction > 0")
+        if self.stateful:
+            return self._stream_loader("test", 1, equal_shards=False)
         return self._loader(self.windows["test"])
 
     def predict_dataloader(self) -> DataLoader:

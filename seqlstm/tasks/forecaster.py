@@ -124,6 +124,8 @@ class Forecaster(SequenceTask):
     def step_outputs(self, batch: Batch, stage: str = "predict") -> torch.Tensor:
         """``(B, horizon, step_width)`` outputs in standardised units (series windows carry no
         state, so ``stage`` plays no part)."""
+        if "reset" in batch:  # stateful streams: one-step-ahead outputs at every step
+            return self.stream_outputs(batch, stage)
         batch = self.with_defaults(batch)
         if not self.relative:
             return self.strategy_outputs(batch)
@@ -136,6 +138,17 @@ class Forecaster(SequenceTask):
             shifted_batch["targets"] = batch["targets"] - level
         outputs = self.strategy_outputs(shifted_batch)
         return torch.cat([outputs[..., :n] + level, outputs[..., n:]], dim=-1)
+
+    def stream_outputs(self, batch: Batch, stage: str) -> torch.Tensor:
+        """``(B, T, step_width)`` outputs of a stateful batch, each step predicting the next,
+        from (and keeping) the carried state: the training of the autoregressive strategy."""
+        if self.strategy != "autoregressive":
+            raise ConfigError("model.task_options.real.strategy", "autoregressive with "
+                              "data.stateful=true (streams train a one-step model)", self.strategy)
+        if self.relative:
+            raise ConfigError("model.task_options.real.relative", "false with data.stateful=true "
+                              "(a stream has no window to be relative to)", True)
+        return super().step_outputs(batch, stage)
 
     def series_index(self, series: str | int | None) -> int:
         """The scaler row of ``series``, named as in the training data (``spec.extra["series"]``);
@@ -230,6 +243,8 @@ class Forecaster(SequenceTask):
     def validation_figures(self, batch: Batch) -> dict[str, Figure]:
         """Forecast against truth for the first target of the batch's first three windows, in
         original units, with the prediction interval when the loss gives one."""
+        if "reset" in batch:  # one-step streams have no forecast horizon to draw
+            return {}
         count = min(3, batch["inputs"].size(0))
         first = {key: value[:count] for key, value in self.with_defaults(batch).items()}
         predicted = self.predict_step(first, 0)
@@ -253,6 +268,10 @@ class Forecaster(SequenceTask):
         if self.loss_name == "mae":
             return nn.functional.l1_loss(mean, targets)
         return nn.functional.gaussian_nll_loss(mean, targets, variance)
+
+    def batch_weight(self, batch: Batch) -> int:
+        """Forecast steps scored: ``B x horizon`` for windows, ``B x T`` for stateful streams."""
+        return batch["targets"][..., 0].numel()
 
     def build_metrics(self, stage: str) -> MetricCollection:
         metrics = {"mae": MeanAbsoluteError(), "rmse": MeanSquaredError(squared=False),
