@@ -2,7 +2,8 @@
 
 * :class:`Predictor` wraps a trained task: :meth:`~Predictor.predict` gives what
   ``Trainer.predict`` gives (the head's outputs at every step), :meth:`~Predictor.predict_next`
-  the prediction after the last step, and, for language models, next-token distributions and
+  the prediction after the last step, for forecasters :meth:`~Predictor.forecast` from raw
+  history in original units, and, for language models, next-token distributions and
   generation.
 * :class:`Stream` carries the hidden state between calls: feed it one observation (a token, a
   character or a feature vector) at a time and it returns the prediction for the next step,
