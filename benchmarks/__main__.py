@@ -19,6 +19,9 @@ BENCHMARKS = {
     "forecast": ("benchmarks.forecast",
                  "forecasting end to end: seqlstm vs hand-written, bare Lightning, darts, "
                  "pytorch-forecasting, neuralforecast"),
+    "generation": ("benchmarks.generation_speed",
+                   "generation chars/s: carried state vs re-reading a window per character "
+                   "(torch, and the Keras example with --keras)"),
     "learning": ("benchmarks.learning",
                  "learning results against published tables (adding, temporal order, copy, "
                  "tiny shakespeare, JapaneseVowels, MASE)"),

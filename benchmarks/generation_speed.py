@@ -5,7 +5,11 @@ model over the last 100 characters again. seqlstm reads the prompt once and then
 hidden state, so each character costs one recurrent step. Both ways use the same model (a
 2-layer, 256-unit LSTM; weights do not change the cost) and produce 500 characters.
 
-    python benchmarks/generation_speed.py [--chars 500] [--window 100] [--threads 2]
+With ``--keras`` the classic example itself runs too, in the Keras venv
+(``python -m benchmarks setup keras``): Keras 3 on TensorFlow, one ``model.predict`` call per
+character on the last 100 characters, with the same layers.
+
+    python -m benchmarks generation [--chars 500] [--window 100] [--threads 2] [--keras]
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import time
 
 import torch
 
+from benchmarks import harness
 from seqlstm.data import DataSpec
 from seqlstm.tasks import LanguageModel
 from seqlstm.tasks.language_model import sample_next
@@ -53,15 +58,18 @@ def best_of(fn, repeats: int) -> float:
     return min(times)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks generation",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--chars", type=int, default=500)
     parser.add_argument("--window", type=int, default=100)
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
+    parser.add_argument("--keras", action="store_true",
+                        help="also run the Keras example's loop (Keras 3, TensorFlow backend)")
+    args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     model = build_model(args.hidden, args.layers)
     prompt = torch.randint(1, model.spec.input_size, (1, args.window))
@@ -70,6 +78,13 @@ def main() -> None:
                                                args.repeats)),
             (f"re-run {args.window}-char window", best_of(
                 lambda: windowed(model, prompt, args.chars), max(1, args.repeats - 2)))]
+    if args.keras:
+        result = harness.run("gen_keras.py", [
+            "--chars", str(args.chars), "--window", str(args.window),
+            "--vocab", str(model.spec.input_size), "--hidden", str(args.hidden),
+            "--layers", str(args.layers)], args.threads, "keras",
+            {"KERAS_BACKEND": "tensorflow"})
+        rows.append((f"Keras example, TF {args.window}-char window", result["seconds"]))
     base = rows[1][1]
     print(f"{args.chars} characters, {args.layers}x{args.hidden} LSTM, window {args.window}, "
           f"{torch.get_num_threads()} threads, best of {args.repeats}")
