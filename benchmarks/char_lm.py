@@ -140,7 +140,7 @@ def render(args: argparse.Namespace, results: dict[str, list[dict]], vocab_size:
     lines += [f"Machine: {report.machine(args.threads, load, args.started)}; load average at "
               f"the end {load_end[0]:.2f}.", f"Versions: {', '.join(versions)}.", "",
               f"Command: `{report.command_line()}`"]
-    if report.loaded(load) or report.loaded(load_end):
+    if report.loaded(load):  # the end load counts the benchmark's own processes
         lines += ["", "Measured while other processes shared the CPU (see the load averages): "
                   "absolute numbers are low and noisy, the ratios hold better."]
     return "\n".join(lines) + "\n"
