@@ -47,7 +47,7 @@ ROWS = (
         "LSTM solves T=100 after 74,000 training sequences (1 of 2560 test sequences off by "
         ">= 0.04 on a target scale half as wide as ours); predicting 1 scores MSE 0.167",
         ADDING),
-    Row("adding-long", "adding problem, T=200 (the longest run on CPU here), LSTM (test MSE)",
+    Row("adding-long", "adding problem, T=200 (T=500: below the table), LSTM (test MSE)",
         "adding_lstm", "test/loss",
         "LSTM solves T=1000 after 853,000 training sequences, 11.5x those of T=100",
         ADDING, ("data.length=200",)),
