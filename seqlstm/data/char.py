@@ -181,11 +181,8 @@ class CharDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         if self.stateful:
-            loader = self._stream_loader("train", self.batch_size, equal_shards=True)
-            if self._resume_at:
-                loader.dataset.first = resume_batch(self._resume_at, self.trainer)
-                self._resume_at = {}
-            return loader
+            first, self._resume_at = resume_batch(self._resume_at, self.trainer), {}
+            return self._stream_loader("train", self.batch_size, equal_shards=True, first=first)
         windows = TokenWindows(self.ids["train"], self.seq_len)
         count = self.windows_per_epoch or len(self.ids["train"]) // self.seq_len
         sampler = ResumableRandomSampler(len(windows), count, self.sampler_seed)
@@ -211,8 +208,10 @@ class CharDataModule(L.LightningDataModule):
                           batch_size=self.batch_size, num_workers=self.num_workers,
                           generator=self._generator())
 
-    def _stream_loader(self, name: str, num_streams: int, equal_shards: bool) -> StreamLoader:
-        """Split ``name`` as ``num_streams`` streams inside this rank's contiguous shard."""
+    def _stream_loader(self, name: str, num_streams: int, equal_shards: bool,
+                       first: int = 0) -> StreamLoader:
+        """Split ``name`` as ``num_streams`` streams inside this rank's contiguous shard, the
+        first pass starting at batch ``first``."""
         rank, world_size = rank_of(self.trainer)
         ids = self.ids[name]
         try:
@@ -225,7 +224,7 @@ class CharDataModule(L.LightningDataModule):
             log.info("%s split: stateful batches leave the last %d of %d steps unread (%d ranks "
                      "x %d streams of %d steps)", name, streams.unread, len(ids) - 1, world_size,
                      num_streams, streams.stream_len)
-        return StreamLoader(streams, self.num_workers)
+        return StreamLoader(streams, self.num_workers, first)
 
     def _generator(self) -> torch.Generator:
         """A loader's own generator (worker seeds), so that iterating a loader leaves torch's

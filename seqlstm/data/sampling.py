@@ -62,8 +62,10 @@ def training_position(trainer: Any) -> dict[str, int]:
 
 def resume_batch(position: dict[str, int], trainer: Any) -> int:
     """The batch a resumed stateful epoch starts at: the saved ``position``'s when the fit
-    resumes inside that epoch, else 0. Each rank's streams depend on the number of ranks, so it
-    must not change."""
+    resumes inside that epoch, else 0 (also for an empty ``position``: a fresh fit). Each rank's
+    streams depend on the number of ranks, so it must not change."""
+    if not position:
+        return 0
     world_size, epoch = (trainer.world_size, trainer.current_epoch) if trainer else (1, 0)
     if position.get("world_size", 1) != world_size:
         raise CheckpointError(f"the checkpoint stopped stateful training mid-epoch on "

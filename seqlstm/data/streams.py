@@ -135,11 +135,13 @@ class SeriesStreams(BatchSequence):
 
 
 class StreamLoader(DataLoader):
-    """The loader of a :class:`BatchSequence` (one batch per item): after the pass that starts
-    at ``dataset.first`` (worker processes have taken their copy by then), passes start at 0."""
+    """The loader of a :class:`BatchSequence` (one batch per item): its first pass starts at
+    batch ``first`` (a resumed epoch); after it (worker processes have taken their copy of the
+    dataset by then), passes start at 0."""
 
-    def __init__(self, batches: BatchSequence, num_workers: int = 0) -> None:
+    def __init__(self, batches: BatchSequence, num_workers: int = 0, first: int = 0) -> None:
         super().__init__(batches, batch_size=None, num_workers=num_workers)
+        batches.first = first
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
         iterator = super().__iter__()

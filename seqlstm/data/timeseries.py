@@ -336,11 +336,8 @@ class TimeSeriesDataModule(L.LightningDataModule):
     # -- loaders ---------------------------------------------------------------------------
     def train_dataloader(self) -> DataLoader:
         if self.stateful:
-            loader = self._stream_loader("train", self.batch_size, equal_shards=True)
-            if self._resume_at:
-                loader.dataset.first = resume_batch(self._resume_at, self.trainer)
-                self._resume_at = {}
-            return loader
+            first, self._resume_at = resume_batch(self._resume_at, self.trainer), {}
+            return self._stream_loader("train", self.batch_size, equal_shards=True, first=first)
         windows = self.windows["train"]
         return self._loader(windows, sampler=RandomSampler(windows), drop_last=False)
 
@@ -349,9 +346,11 @@ class TimeSeriesDataModule(L.LightningDataModule):
             return self._stream_loader("val", 1, equal_shards=False)
         return self._loader(self.windows["val"])
 
-    def _stream_loader(self, name: str, num_streams: int, equal_shards: bool) -> StreamLoader:
+    def _stream_loader(self, name: str, num_streams: int, equal_shards: bool,
+                       first: int = 0) -> StreamLoader:
         """Every series' split ``name`` as ``num_streams`` streams of ``lookback`` steps per
-        batch inside this rank's contiguous shard of it, one series after the other."""
+        batch inside this rank's contiguous shard of it, one series after the other, the first
+        pass starting at batch ``first``."""
         rank, world_size = rank_of(self.trainer)
         parts = []
         for pair in self.pairs[name]:
@@ -365,7 +364,7 @@ class TimeSeriesDataModule(L.LightningDataModule):
                                 f"{err}; use a smaller data.batch_size") from None
         if not parts:
             raise DataError(f"data.split gives the {name} split no rows; set its fraction > 0")
-        return StreamLoader(SeriesStreams(parts), self.num_workers)
+        return StreamLoader(SeriesStreams(parts), self.num_workers, first)
 
     def state_dict(self) -> dict[str, Any]:
         """Stateful streams: the training position, so a resumed fit continues the same streams
