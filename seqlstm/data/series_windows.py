@@ -39,6 +39,14 @@ class Layout:
         return self.targets + self.past + self.future
 
 
+def window_inputs(window: torch.Tensor, lookback: int, observed: int) -> torch.Tensor:
+    """The model inputs ``(B, lookback, C)`` of a window ``(B, >= lookback + 1, C)``: the
+    observed columns of rows ``[0, lookback)`` and the known-future covariates of rows
+    ``[1, lookback]`` (the input at step t carries the covariates of step t + 1)."""
+    known_ahead = window[:, 1 : lookback + 1, observed:]  # (B, L, F_future)
+    return torch.cat([window[:, :lookback, :observed], known_ahead], dim=-1)
+
+
 def naive_offsets(lookback: int, horizon: int, season: int) -> torch.Tensor:
     """Rows (within a window) of the seasonal naive forecast of each horizon step: the value one
     season earlier, or whole seasons earlier until it falls in the observed part."""
@@ -68,9 +76,8 @@ class SeriesWindows(Dataset):
         rows = self.starts[index, None] + self.offsets  # (B, L+H)
         window = self.values[rows]  # (B, L+H, C)
         lookback, observed = self.lookback, self.layout.observed
-        known_ahead = window[:, 1 : lookback + 1, observed:]  # (B, L, F_future)
         return {
-            "inputs": torch.cat([window[:, :lookback, :observed], known_ahead], dim=-1),
+            "inputs": window_inputs(window, lookback, observed),
             "targets": window[:, lookback:, : self.layout.targets],  # (B, H, n_targets)
             "future": window[:, lookback:, observed:],  # (B, H, F_future)
             "naive": window[:, self.naive, : self.layout.targets],  # (B, H, n_targets)

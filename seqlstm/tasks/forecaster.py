@@ -35,6 +35,7 @@ from torchmetrics.regression import (
     SymmetricMeanAbsolutePercentageError,
 )
 
+from seqlstm.data.series_windows import window_inputs
 from seqlstm.errors import ConfigError, DataError
 from seqlstm.nn import StepHead
 from seqlstm.tasks.base import Batch, SequenceTask
@@ -184,9 +185,9 @@ class Forecaster(SequenceTask):
             raise DataError(f"expected future covariates of shape (horizon={self.spec.horizon}, "
                             f"{self.num_future}), got {tuple(future.shape[1:])}")
         ahead = (future - mean[..., observed:]) / std[..., observed:]  # (B, H, F_future)
-        # the input at step t carries the known covariates of step t + 1
-        known = torch.cat([scaled[:, 1:, observed:], ahead[:, :1]], dim=1)  # (B, T, F_future)
-        return {"inputs": torch.cat([scaled[..., :observed], known], dim=-1), "future": ahead,
+        # history and horizon as one window; the horizon's observed columns are unknown (zeros)
+        window = torch.cat([scaled, nn.functional.pad(ahead, (observed, 0))], dim=1)
+        return {"inputs": window_inputs(window, scaled.size(1), observed), "future": ahead,
                 "series": series}
 
     def strategy_outputs(self, batch: Batch) -> torch.Tensor:
