@@ -30,6 +30,23 @@ def set_torch_threads(threads: int) -> None:
         torch.set_num_interop_threads(1)
 
 
+def import_keras(threads: int, seed: int) -> Any:
+    """Keras 3 on the backend ``KERAS_BACKEND`` names, its math capped at ``threads`` intra-op
+    threads and one inter-op thread, seeded with ``seed``."""
+    backend = os.environ["KERAS_BACKEND"]
+    if backend == "torch":
+        set_torch_threads(threads)
+    import keras
+
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    keras.utils.set_random_seed(seed)
+    return keras
+
+
 def peak_rss_mb() -> float:
     """Peak resident set size of this process, in MiB (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -6,11 +6,10 @@ over the characters."""
 
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np
-from common import emit, parser, set_torch_threads
+from common import emit, import_keras, parser
 
 
 def sample(probs: np.ndarray, rng: np.random.Generator, temperature: float = 1.0) -> int:
@@ -29,17 +28,8 @@ def main() -> None:
     p.add_argument("--hidden", type=int, default=256)
     p.add_argument("--layers", type=int, default=2)
     args = p.parse_args()
-    backend = os.environ["KERAS_BACKEND"]
-    if backend == "torch":
-        set_torch_threads(args.threads)
-    import keras
-
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    keras.utils.set_random_seed(args.seed)
+    keras = import_keras(args.threads, args.seed)
+    backend = keras.backend.backend()
     model = keras.Sequential(
         [keras.Input((args.window,), dtype="int32"),
          keras.layers.Embedding(args.vocab, args.embedding)]

@@ -6,10 +6,8 @@ time of ``fit`` would include TensorFlow's tf.data teardown, which can stall 20-
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
-from common import StepClock, emit, lm_parser, set_torch_threads
+from common import StepClock, emit, import_keras, lm_parser
 
 
 def main() -> None:
@@ -17,17 +15,8 @@ def main() -> None:
     p.add_argument("--data", required=True)
     p.add_argument("--vocab", type=int)
     args = p.parse_args()
-    backend = os.environ["KERAS_BACKEND"]
-    if backend == "torch":
-        set_torch_threads(args.threads)
-    import keras
-
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    keras.utils.set_random_seed(args.seed)
+    keras = import_keras(args.threads, args.seed)
+    backend = keras.backend.backend()
     ids = np.load(args.data)
     vocab = int(ids.max()) + 1 if args.vocab is None else args.vocab
     rng = np.random.default_rng(args.seed)
