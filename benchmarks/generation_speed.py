@@ -49,6 +49,35 @@ def windowed(model: LanguageModel, prompt: torch.Tensor, chars: int) -> torch.Te
     return ids[:, -chars:]
 
 
+@torch.inference_mode()
+def breakdown(model: LanguageModel, prompt: torch.Tensor, calls: int = 500) -> None:
+    """Where a cached step's time goes, against a window pass: median-free mean µs per call of
+    each piece, and the speed-up ceiling a cached step with no Python overhead would reach."""
+    logits, state = model(prompt)
+    token = prompt[:, -1:]
+    emb = model.embed(token)  # (1, 1, E)
+    h, c = state
+    cells = [(layer.step_kernel, layer.rnn) for layer in model.encoder.layers]
+    width = [emb[:, 0]] + [h[i] for i in range(len(cells) - 1)]  # each layer's one-step input
+
+    def per_call(fn, count: int = calls) -> float:
+        return best_of(lambda: [fn() for _ in range(count)], 3) / count * 1e6
+
+    window_us = per_call(lambda: model(prompt), 20)
+    cell_us = [per_call(lambda k=k, r=r, x=x, i=i: k(x, (h[i], c[i]), r.weight_ih_l0,
+                                                      r.weight_hh_l0, r.bias_ih_l0, r.bias_hh_l0))
+               for i, ((k, r), x) in enumerate(zip(cells, width, strict=True))]
+    rest_us = (per_call(lambda: model.embed(token)) + per_call(lambda: model.head(h[-1:]))
+               + per_call(lambda: sample_next(logits[:, -1], 1.0, None, None, None)))
+    step_us = per_call(lambda: sample_next(model.step(token, state)[0], 1.0, None, None, None))
+    steps = prompt.size(1) * len(cells)
+    print(f"window pass {window_us:.0f} µs = {window_us / steps:.0f} µs per step and layer; "
+          f"lstm_cell per layer {', '.join(f'{u:.0f}' for u in cell_us)} µs; embedding + head + "
+          f"sampling {rest_us:.0f} µs; whole cached step {step_us:.0f} µs (Python overhead "
+          f"{step_us - sum(cell_us) - rest_us:.0f} µs); ceiling with no overhead "
+          f"{window_us / (sum(cell_us) + rest_us):.0f}x, measured {window_us / step_us:.0f}x")
+
+
 def best_of(fn, repeats: int) -> float:
     times = []
     for _ in range(repeats):
@@ -69,6 +98,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--keras", action="store_true",
                         help="also run the Keras example's loop (Keras 3, TensorFlow backend)")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also time the pieces of a cached step against a window pass")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     model = build_model(args.hidden, args.layers)
@@ -95,6 +126,9 @@ def main(argv: list[str] | None = None) -> None:
     for name, seconds in rows:
         print(f"| {name:<{width}} | {seconds:8.3f} | {args.chars / seconds:9.0f} | "
               f"{seconds / cached_s:17.1f}x |")
+    if args.breakdown:
+        breakdown(model, prompt)
+
 
 if __name__ == "__main__":
     main()
