@@ -6,8 +6,10 @@ import math
 import re
 
 import lightning as L
+import pandas as pd
 import pytest
 import torch
+from lightning.pytorch.loggers import CSVLogger
 
 from seqlstm.data import TimeSeriesDataModule
 from seqlstm.errors import ConfigError
@@ -221,6 +223,31 @@ def test_learns_a_sine_better_than_the_naive_forecast():
                         enable_progress_bar=False, enable_model_summary=False)
     trainer.fit(task, datamodule=dm)
     assert float(trainer.callback_metrics["val/mase"]) < 0.5  # naive: the last value
+
+
+def test_epoch_metrics_are_logged_once_per_epoch_over_every_batch(covariates, tmp_path):
+    """Metric objects are logged at the epoch's end, not per step: with a frozen model (lr 0,
+    no dropout) the epoch's train and val MAE equal the MAE of its forecasts over every window
+    of the split, in original units, and the CSV has one train/mae row per epoch."""
+    torch.manual_seed(0)
+    task = forecaster(covariates.spec, strategy="direct", loss="mae",
+                      optimizer={"_target_": "torch.optim.SGD", "_partial_": True, "lr": 0.0})
+    trainer = L.Trainer(max_epochs=2, logger=CSVLogger(tmp_path, name="run"),
+                        enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, log_every_n_steps=1)
+    trainer.fit(task, datamodule=covariates)
+    task.eval()
+    for stage in ("train", "val"):
+        windows = covariates.windows[stage]
+        batch = windows.__getitems__(list(range(len(windows))))
+        expected = (task.predict_step(batch, 0)["mean"]
+                    - task.original_units(batch["targets"], batch["series"])).abs().mean()
+        assert float(trainer.callback_metrics[f"{stage}/mae"]) == pytest.approx(float(expected),
+                                                                              rel=1e-5)
+    rows = pd.read_csv(tmp_path / "run" / "version_0" / "metrics.csv")
+    assert rows["train/mae"].notna().sum() == 2
+    assert rows["val/mae"].notna().sum() == 2
+    assert rows["train/loss_step"].notna().sum() == trainer.global_step
 
 
 def test_validation_figure_draws_windows_in_original_units():

@@ -177,7 +177,8 @@ class SequenceTask(StatefulMixin, L.LightningModule):
         return loss
 
     def record(self, stage: str, outputs: torch.Tensor, batch: Batch, loss: torch.Tensor) -> None:
-        """Update and log the metrics of one batch."""
+        """Update the metrics with one batch; only the training loss is logged per step (the
+        metric objects are logged once, at the epoch's end: see :meth:`log_epoch_metrics`)."""
         metrics: MetricCollection = getattr(self, f"{stage}_metrics")
         self.update_metrics(metrics, outputs, batch, loss)
         if stage == "train":
@@ -186,10 +187,29 @@ class SequenceTask(StatefulMixin, L.LightningModule):
         else:
             mean: MeanMetric = getattr(self, f"{stage}_loss")
             mean.update(loss.detach(), weight=self.batch_weight(batch))
-            self.log(f"{stage}/loss", mean, on_epoch=True, prog_bar=True)
+
+    def log_epoch_metrics(self, stage: str) -> None:
+        """Log ``stage``'s metric objects (and its weighted loss mean outside training) for
+        Lightning to compute, sync across ranks and reset at the epoch's end. Logging a metric
+        object costs about as much as a small LSTM layer's step on CPU, so it happens here,
+        once per epoch, not in every step."""
+        if stage != "train":
+            self.log(f"{stage}/loss", getattr(self, f"{stage}_loss"), on_epoch=True,
+                     prog_bar=True)
+        metrics: MetricCollection = getattr(self, f"{stage}_metrics")
         if metrics:
             self.log_dict({f"{stage}/{name}": m for name, m in metrics.items()},
                           on_step=False, on_epoch=True)
+
+    def on_train_epoch_end(self) -> None:
+        super().on_train_epoch_end()
+        self.log_epoch_metrics("train")
+
+    def on_validation_epoch_end(self) -> None:
+        self.log_epoch_metrics("val")
+
+    def on_test_epoch_end(self) -> None:
+        self.log_epoch_metrics("test")
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         if not self.automatic_optimization:

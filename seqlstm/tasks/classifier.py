@@ -125,9 +125,11 @@ class LabelTask(SequenceTask):
         confusion.reset()
 
     def on_validation_epoch_end(self) -> None:
+        super().on_validation_epoch_end()
         self._keep_confusion("val")
 
     def on_test_epoch_end(self) -> None:
+        super().on_test_epoch_end()
         self._keep_confusion("test")
 
     def predict_step(self, batch: Batch, batch_idx: int) -> dict[str, torch.Tensor]:
