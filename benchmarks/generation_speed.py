@@ -51,8 +51,9 @@ def windowed(model: LanguageModel, prompt: torch.Tensor, chars: int) -> torch.Te
 
 @torch.inference_mode()
 def breakdown(model: LanguageModel, prompt: torch.Tensor, calls: int = 500) -> None:
-    """Where a cached step's time goes, against a window pass: median-free mean µs per call of
-    each piece, and the speed-up ceiling a cached step with no Python overhead would reach."""
+    """Where a cached step's time goes, against a window pass: µs per call of each piece (the
+    best of 3 timings of ``calls`` calls), and the speed-up ceiling a cached step with no Python
+    overhead would reach."""
     logits, state = model(prompt)
     token = prompt[:, -1:]
     emb = model.embed(token)  # (1, 1, E)
