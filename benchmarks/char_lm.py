@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import harness, report
-from seqlstm.data.vocab import Vocabulary
+from seqlstm.spec import Vocabulary
 
 NAME = "char-lm"
 #: where seqlstm-train's data=tinyshakespeare downloads it, then the shared checkout's copy

@@ -61,7 +61,7 @@ def write_corpus(path: Path, megabytes: int, non_ascii: bool = False) -> None:
 
 
 def child_whole_text(path: str, limit: int) -> dict:
-    from seqlstm.data.vocab import Vocabulary
+    from seqlstm.spec import Vocabulary
 
     start, cpu = time.perf_counter(), time.process_time()
     text = Path(path).read_bytes()[:limit].decode("utf-8", errors="ignore")
@@ -72,7 +72,7 @@ def child_whole_text(path: str, limit: int) -> dict:
 
 
 def child_streamed(path: str, cache_dir: str | None) -> dict:
-    from seqlstm.data.char import CharDataModule
+    from seqlstm.data.text.char import CharDataModule
 
     start, cpu = time.perf_counter(), time.process_time()
     data = CharDataModule(path, seq_len=128, cache_dir=cache_dir)

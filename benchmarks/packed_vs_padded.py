@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from seqlstm.data.batches import LengthBuckets, PaddedSequences, keep_batch, pad_sequences
+from seqlstm.data.sequences.batches import LengthBuckets, PaddedSequences, keep_batch, pad_sequences
 from seqlstm.nn import EncoderConfig, RecurrentEncoder, last_step
 
 

@@ -21,9 +21,9 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
-from seqlstm.data.vocab import Vocabulary
 from seqlstm.errors import CheckpointError, DataError
 from seqlstm.nn import HiddenState
+from seqlstm.spec import Vocabulary
 from seqlstm.tasks import Forecaster, LanguageModel, SequenceTask, load_task
 
 ArrayLike = torch.Tensor | np.ndarray | list | int | float | str

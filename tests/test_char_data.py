@@ -8,9 +8,9 @@ import torch
 
 from seqlstm.data import CharDataModule, Vocabulary
 from seqlstm.data.download import download, sha256_of
-from seqlstm.data.vocab import UNK
-from seqlstm.data.windows import IGNORE_INDEX, CoveringWindows, TokenWindows
+from seqlstm.data.text.windows import CoveringWindows, TokenWindows
 from seqlstm.errors import ConfigError, DataError
+from seqlstm.spec import IGNORE_INDEX, UNK
 
 
 def test_vocabulary_round_trip_and_compact_dtype():

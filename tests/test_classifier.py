@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from seqlstm.data.spec import DataSpec
 from seqlstm.errors import ConfigError
 from seqlstm.nn import EncoderConfig, RecurrentEncoder, SequencePool, last_step
+from seqlstm.spec import DataSpec
 from seqlstm.tasks import TASKS, Classifier, LanguageModel, Tagger, build_task
 from seqlstm.tasks.classifier import resolve_class_weights
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from seqlstm.cli.train import train
-from seqlstm.data.sampling import ResumableRandomSampler
+from seqlstm.data.streams import ResumableRandomSampler
 from seqlstm.errors import ConfigError
 from tests.reliability import assert_same_tensors, compose_in, final_state, tiny_run
 

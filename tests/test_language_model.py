@@ -8,9 +8,8 @@ import pytest
 import torch
 
 from seqlstm.cli.train import train
-from seqlstm.data.spec import DataSpec
-from seqlstm.data.vocab import UNK
 from seqlstm.errors import ConfigError, DataError
+from seqlstm.spec import UNK, DataSpec
 from seqlstm.tasks import LanguageModel, build_task
 from seqlstm.tasks.language_model import sample_next
 

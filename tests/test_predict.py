@@ -15,8 +15,8 @@ from omegaconf import OmegaConf
 from seqlstm.cli.evaluate import evaluate
 from seqlstm.cli.predict import predict as predict_cli
 from seqlstm.data import DataSpec, TimeSeriesDataModule
-from seqlstm.data.vocab import UNK
 from seqlstm.errors import CheckpointError, DataError
+from seqlstm.spec import UNK
 from seqlstm.tasks import Forecaster, LanguageModel
 from seqlstm.tasks.base import CHECKPOINT_TASK_KEY
 from tests.conftest import run_cli

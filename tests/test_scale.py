@@ -18,7 +18,7 @@ from optuna.trial import TrialState
 
 from seqlstm.cli.train import train
 from seqlstm.configs import config_dir
-from seqlstm.data.sampling import ResumableRandomSampler
+from seqlstm.data.streams import ResumableRandomSampler
 from seqlstm.distributed import ThreadsPerRank, rank_overrides, usable_cores
 from seqlstm.errors import ConfigError
 from seqlstm.sweep import (

@@ -18,7 +18,7 @@ import pytest
 from seqlstm.cli.evaluate import evaluate
 from seqlstm.cli.train import train
 from seqlstm.data import CharDataModule
-from seqlstm.data.windows import CoveringWindows
+from seqlstm.data.text.windows import CoveringWindows
 from seqlstm.sweep.study import open_storage
 from tests.conftest import REPO_ROOT, run_cli
 

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from seqlstm.data import SequenceDataModule
-from seqlstm.data.batches import LengthBuckets
-from seqlstm.data.sequences import natural_key, stratified_split
+from seqlstm.data.sequences.batches import LengthBuckets
+from seqlstm.data.sequences.module import natural_key, stratified_split
 from seqlstm.data.shipped import aeon_data_dir, aeon_file
 from seqlstm.errors import ConfigError, DataError
 

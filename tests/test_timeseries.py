@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from seqlstm.data import TimeSeriesDataModule
-from seqlstm.data.series_windows import SeriesWindows
+from seqlstm.data.series.windows import SeriesWindows
 from seqlstm.errors import ConfigError, DataError
 from tests.timeseries_data import two_series
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from seqlstm.data.sequences.ts_format import read_ts
 from seqlstm.data.shipped import aeon_data_dir, aeon_file
-from seqlstm.data.ts_format import read_ts
 from seqlstm.errors import DataError
 
 HEADER = "@problemName Toy\n@univariate false\n@dimensions 2\n@equalLength false\n" \

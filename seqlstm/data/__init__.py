@@ -1,20 +1,37 @@
-"""LightningDataModules and their datasets; nothing here knows about models."""
+"""LightningDataModules by family; nothing here knows about models.
 
-from seqlstm.data.char import CharDataModule
-from seqlstm.data.sequences import SequenceDataModule
-from seqlstm.data.spec import DataSpec
-from seqlstm.data.synthetic import AddingProblem, CopyTask, RunningSign, TemporalOrder
-from seqlstm.data.timeseries import TimeSeriesDataModule
-from seqlstm.data.vocab import Vocabulary
+``text/`` (character corpora), ``series/`` (time series), ``sequences/`` (labelled sequence
+files), ``synthetic`` (long-memory tasks) and ``streams`` (stateful streams and resume
+positions, shared by all). The names below load lazily, so importing one family does not
+import the others (``import seqlstm.data`` loads neither pandas nor Lightning).
+"""
 
-__all__ = [
-    "AddingProblem",
-    "CharDataModule",
-    "CopyTask",
-    "DataSpec",
-    "RunningSign",
-    "SequenceDataModule",
-    "TemporalOrder",
-    "TimeSeriesDataModule",
-    "Vocabulary",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "AddingProblem": "seqlstm.data.synthetic",
+    "CharDataModule": "seqlstm.data.text.char",
+    "CopyTask": "seqlstm.data.synthetic",
+    "DataSpec": "seqlstm.spec",
+    "InMemoryDataModule": "seqlstm.data.sequences.in_memory",
+    "RunningSign": "seqlstm.data.synthetic",
+    "SequenceDataModule": "seqlstm.data.sequences.module",
+    "TemporalOrder": "seqlstm.data.synthetic",
+    "TimeSeriesDataModule": "seqlstm.data.series.module",
+    "Vocabulary": "seqlstm.spec",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'seqlstm.data' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)
+
+
+def __dir__() -> list[str]:
+    return __all__

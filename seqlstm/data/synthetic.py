@@ -22,19 +22,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from seqlstm.data.batches import PaddedSequences
-from seqlstm.data.labelled import PaddedDataModule, check_int
-from seqlstm.data.sequence_files import read_sequences
-from seqlstm.data.spec import DataSpec
-from seqlstm.data.windows import IGNORE_INDEX
+from seqlstm.data.sequences.batches import PaddedSequences
+from seqlstm.data.sequences.files import read_sequences
+from seqlstm.data.sequences.in_memory import InMemoryDataModule, check_int
 from seqlstm.errors import ConfigError, DataError
+from seqlstm.spec import IGNORE_INDEX, DataSpec
 
 SPLITS = ("train", "val", "test")
 Generated = tuple[np.ndarray, np.ndarray, np.ndarray]
 """inputs ``(N, T, F)`` float32, lengths ``(N,)`` int64, targets."""
 
 
-class SyntheticDataModule(PaddedDataModule):
+class SyntheticDataModule(InMemoryDataModule):
     """The shared part: seeded splits of fixed sizes, loaders, a predict file of inputs.
 
     Args:

@@ -6,8 +6,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from seqlstm.data.spec import DataSpec
 from seqlstm.errors import ConfigError
+from seqlstm.spec import DataSpec
 from seqlstm.targets import resolve_class
 from seqlstm.tasks.base import SequenceTask
 from seqlstm.tasks.checkpoint import load_task, read_checkpoint

@@ -25,9 +25,9 @@ from hydra.utils import instantiate
 from torch import nn
 from torchmetrics import MeanMetric, MetricCollection
 
-from seqlstm.data.spec import DataSpec
 from seqlstm.errors import ConfigError
 from seqlstm.nn import EncoderConfig, HiddenState, RecurrentEncoder, embedding_dropout
+from seqlstm.spec import DataSpec
 from seqlstm.targets import qualified_name, resolve_class
 from seqlstm.tasks.stateful import StatefulMixin
 

@@ -19,9 +19,9 @@ from torchmetrics.classification import (
     MulticlassF1Score,
 )
 
-from seqlstm.data.windows import IGNORE_INDEX
 from seqlstm.errors import ConfigError
 from seqlstm.nn import POOLINGS, HiddenState, PooledHead, StepHead
+from seqlstm.spec import IGNORE_INDEX
 from seqlstm.tasks.base import Batch, SequenceTask
 from seqlstm.tasks.figures import confusion_matrix
 

@@ -35,9 +35,9 @@ from torchmetrics.regression import (
     SymmetricMeanAbsolutePercentageError,
 )
 
-from seqlstm.data.series_windows import window_inputs
 from seqlstm.errors import ConfigError, DataError
 from seqlstm.nn import StepHead
+from seqlstm.spec import window_inputs
 from seqlstm.tasks.base import Batch, SequenceTask
 from seqlstm.tasks.figures import forecast_vs_truth
 from seqlstm.tasks.forecast_metrics import MeanAbsoluteScaledError

@@ -8,10 +8,9 @@ import torch
 from torch import nn
 from torchmetrics import MetricCollection
 
-from seqlstm.data.vocab import Vocabulary
-from seqlstm.data.windows import IGNORE_INDEX
 from seqlstm.errors import ConfigError, DataError
 from seqlstm.nn import StepHead, TiedDecoder
+from seqlstm.spec import IGNORE_INDEX, Vocabulary
 from seqlstm.tasks.base import Batch, SequenceTask
 from seqlstm.tasks.figures import loss_by_position
 from seqlstm.tasks.metrics import BitsPerCharacter, Perplexity

@@ -4,7 +4,7 @@ Everything about state that outlives one forward pass lives here, mixed into
 :class:`~seqlstm.tasks.base.SequenceTask`, so every task gets it:
 
 * **Stateful batches.** A batch with a ``reset`` mask ``(B,)`` (see
-  :class:`seqlstm.data.streams.StreamBatches`) continues the streams of the previous batch of the
+  the data modules' stream batches) continues the streams of the previous batch of the
   same stage. The task starts it from the state the previous batch ended in, detached (the
   truncation of truncated BPTT), with the rows where a stream restarts set to zero. Each stage
   (train, val, test) keeps its own state, so a validation run in the middle of a training epoch

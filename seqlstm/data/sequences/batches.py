@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from seqlstm.data.windows import IGNORE_INDEX
+from seqlstm.spec import IGNORE_INDEX
 
 
 def pad_sequences(series: Sequence[np.ndarray], width: int) -> tuple[np.ndarray, np.ndarray]:

@@ -13,38 +13,12 @@ series, named by its first row::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch.utils.data import Dataset
 
+from seqlstm.spec import Layout, window_inputs
+
 Batch = dict[str, torch.Tensor]
-
-
-@dataclass(frozen=True)
-class Layout:
-    """How many columns of each kind, in the order targets, past, future."""
-
-    targets: int
-    past: int
-    future: int
-
-    @property
-    def observed(self) -> int:
-        """Columns only known up to now: targets and past-observed covariates."""
-        return self.targets + self.past
-
-    @property
-    def width(self) -> int:
-        return self.targets + self.past + self.future
-
-
-def window_inputs(window: torch.Tensor, lookback: int, observed: int) -> torch.Tensor:
-    """The model inputs ``(B, lookback, C)`` of a window ``(B, >= lookback + 1, C)``: the
-    observed columns of rows ``[0, lookback)`` and the known-future covariates of rows
-    ``[1, lookback]`` (the input at step t carries the covariates of step t + 1)."""
-    known_ahead = window[:, 1 : lookback + 1, observed:]  # (B, L, F_future)
-    return torch.cat([window[:, :lookback, :observed], known_ahead], dim=-1)
 
 
 def naive_offsets(lookback: int, horizon: int, season: int) -> torch.Tensor:

@@ -1,4 +1,5 @@
-"""The base of data modules whose splits are held in memory as :class:`PaddedSequences`."""
+"""The base of data modules whose splits are held in memory as padded tensors
+(:class:`PaddedSequences`): loaders, and predictions turned into a table."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from seqlstm.data.batches import PaddedSequences, keep_batch
-from seqlstm.data.spec import DataSpec
+from seqlstm.data.sequences.batches import PaddedSequences, keep_batch
 from seqlstm.errors import ConfigError, DataError
+from seqlstm.spec import DataSpec
 
 
-class PaddedDataModule(L.LightningDataModule):
+class InMemoryDataModule(L.LightningDataModule):
     """Loaders over in-memory splits, and predictions turned into a table.
 
     Subclasses fill :attr:`splits` (``train``, ``val``, ``test``, ``predict``) in ``setup``, set

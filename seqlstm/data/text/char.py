@@ -16,13 +16,18 @@ import torch
 from torch.utils.data import DataLoader
 
 from seqlstm.data.download import download
-from seqlstm.data.sampling import ResumableRandomSampler, resume_batch, training_position
-from seqlstm.data.spec import DataSpec
-from seqlstm.data.streams import StreamBatches, StreamLoader, rank_of
-from seqlstm.data.text import PathLike, iter_corpus, resolve_paths
-from seqlstm.data.vocab import Vocabulary
-from seqlstm.data.windows import CoveringWindows, TokenWindows
+from seqlstm.data.streams import (
+    ResumableRandomSampler,
+    StreamBatches,
+    StreamLoader,
+    rank_of,
+    resume_batch,
+    training_position,
+)
+from seqlstm.data.text.corpus import PathLike, iter_corpus, resolve_paths
+from seqlstm.data.text.windows import CoveringWindows, TokenWindows
 from seqlstm.errors import ConfigError, DataError
+from seqlstm.spec import DataSpec, Vocabulary
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")

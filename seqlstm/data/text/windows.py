@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-IGNORE_INDEX = -100
+from seqlstm.spec import IGNORE_INDEX
 
 
 class TokenWindows(Dataset):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from seqlstm.data.ts_format import read_ts
+from seqlstm.data.sequences.ts_format import read_ts
 from seqlstm.errors import ConfigError, DataError
 
 FORMATS = {".npz": "npz", ".csv": "csv", ".ts": "ts"}

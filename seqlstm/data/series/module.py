@@ -35,11 +35,7 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, RandomSampler
 
-from seqlstm.data.sampling import resume_batch, training_position
-from seqlstm.data.series_windows import Layout, SeriesWindows, batch_collate
-from seqlstm.data.spec import DataSpec
-from seqlstm.data.streams import SeriesStreams, StreamBatches, StreamLoader, rank_of
-from seqlstm.data.tables import (
+from seqlstm.data.series.tables import (
     MISSING_POLICIES,
     ROW,
     SINGLE_SERIES,
@@ -51,7 +47,17 @@ from seqlstm.data.tables import (
     require_columns,
     to_numeric,
 )
+from seqlstm.data.series.windows import SeriesWindows, batch_collate
+from seqlstm.data.streams import (
+    SeriesStreams,
+    StreamBatches,
+    StreamLoader,
+    rank_of,
+    resume_batch,
+    training_position,
+)
 from seqlstm.errors import ConfigError, DataError
+from seqlstm.spec import DataSpec, Layout
 
 SPLITS = ("train", "val", "test")
 TIME = "time"  # the time column's name when the table has none (row position)
@@ -470,7 +476,7 @@ class TimeSeriesDataModule(L.LightningDataModule):
 
     def plot_predictions(self, predictions: pd.DataFrame, path: str | Path) -> Path:
         """Write a PNG of each series' recent history, forecast, interval and truth."""
-        from seqlstm.data.forecast_plot import plot_forecasts
+        from seqlstm.data.series.plot import plot_forecasts
 
         return plot_forecasts(predictions, self.forecasts, self.targets, self.time_name,
                               self.id_column or "series", self.units, self.lookback, path)

@@ -9,14 +9,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from seqlstm.data.batches import PaddedSequences, pad_sequences, pad_step_labels
-from seqlstm.data.labelled import PaddedDataModule
-from seqlstm.data.sequence_files import TARGETS, CsvColumns, LabelledSequences, read_sequences
-from seqlstm.data.spec import DataSpec
+from seqlstm.data.sequences.batches import PaddedSequences, pad_sequences, pad_step_labels
+from seqlstm.data.sequences.files import TARGETS, CsvColumns, LabelledSequences, read_sequences
+from seqlstm.data.sequences.in_memory import InMemoryDataModule
 from seqlstm.errors import ConfigError, DataError
+from seqlstm.spec import DataSpec
 
 
-class SequenceDataModule(PaddedDataModule):
+class SequenceDataModule(InMemoryDataModule):
     """Sequence classification (``target: class``) or tagging (``target: step_class``).
 
     Batches are padded to their longest sequence and carry ``lengths`` (the encoder packs

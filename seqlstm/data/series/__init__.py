@@ -1,0 +1,2 @@
+"""Time series: tables of one or many series, their checks and scalers, forecasting windows,
+prediction tables and plots."""
