@@ -34,3 +34,47 @@ class CheckpointError(SeqlstmError, ValueError):
 
 class NumericalError(SeqlstmError, ArithmeticError):
     """A loss or gradient became NaN or infinite; the message names the step and the batch."""
+
+
+def is_int(value: Any) -> bool:
+    """An integer that is not a bool (``True`` passes ``isinstance(value, int)``)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    """An int or a float that is not a bool."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_int(key: str, value: Any, low: int, optional: bool = False) -> None:
+    """Refuse ``value`` for config key ``key`` unless it is an integer >= ``low`` (or None
+    when ``optional``)."""
+    if optional and value is None:
+        return
+    if not is_int(value) or value < low:
+        raise ConfigError(key, f"an integer >= {low}" + (" or null" if optional else ""), value)
+
+
+def check_number(key: str, value: Any, low: float | None = None, high: float | None = None,
+                 low_open: bool = False, high_open: bool = False, optional: bool = False) -> None:
+    """Refuse ``value`` for config key ``key`` unless it is a number in the range ``[low,
+    high]`` (an end is open when ``low_open``/``high_open``; None: unbounded), or None when
+    ``optional``. The message states the range as ``[0, 1)``, ``> 0``..."""
+    if optional and value is None:
+        return
+    above = low is None or (value > low if low_open else value >= low) if is_number(value) \
+        else False
+    below = high is None or (value < high if high_open else value <= high) if is_number(value) \
+        else False
+    if above and below:
+        return
+    if low is not None and high is not None:
+        expected = (f"a number in {'(' if low_open else '['}{low:g}, "
+                    f"{high:g}{')' if high_open else ']'}")
+    elif low is not None:
+        expected = f"a number {'>' if low_open else '>='} {low:g}"
+    elif high is not None:
+        expected = f"a number {'<' if high_open else '<='} {high:g}"
+    else:
+        expected = "a number"
+    raise ConfigError(key, expected + (" or null" if optional else ""), value)

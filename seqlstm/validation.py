@@ -16,7 +16,7 @@ import torch
 
 from seqlstm.configs import plain
 from seqlstm.distributed import check_trainer_config
-from seqlstm.errors import ConfigError
+from seqlstm.errors import ConfigError, check_int, check_number, is_int
 from seqlstm.nn import EncoderConfig
 from seqlstm.targets import resolve_class
 from seqlstm.tasks import SequenceTask
@@ -31,7 +31,7 @@ def validate_train(cfg: Mapping[str, Any]) -> None:
     """Check a composed ``train.yaml`` config."""
     seed = cfg.get("seed")
     if seed is not None:
-        check_int("seed", seed, low=0)
+        check_int("seed", seed, 0)
     trainer = plain(cfg["trainer"])
     check_trainer(trainer)
     if trainer.get("deterministic") is True and seed is None:
@@ -47,17 +47,17 @@ def validate_eval(cfg: Mapping[str, Any]) -> None:
     """Check a composed ``eval.yaml`` config."""
     check_trainer(plain(cfg["trainer"]))
     if cfg.get("batch_size") is not None:
-        check_int("batch_size", cfg["batch_size"], low=1)
+        check_int("batch_size", cfg["batch_size"], 1)
 
 
 def validate_generate(cfg: Mapping[str, Any]) -> None:
     """Check a composed ``generate.yaml`` config."""
     if not isinstance(cfg.get("prompt"), str) or not cfg["prompt"]:
         raise ConfigError("prompt", "a non-empty string", cfg.get("prompt"))
-    check_int("length", cfg["length"], low=0)
-    check_int("num_samples", cfg["num_samples"], low=1)
+    check_int("length", cfg["length"], 0)
+    check_int("num_samples", cfg["num_samples"], 1)
     if cfg.get("seed") is not None:
-        check_int("seed", cfg["seed"], low=0)
+        check_int("seed", cfg["seed"], 0)
     check_sampling(cfg["temperature"], cfg.get("top_k"), cfg.get("top_p"))
 
 
@@ -71,13 +71,11 @@ def check_trainer(trainer: Mapping[str, Any]) -> None:
     if precision not in PRECISIONS:
         raise ConfigError("trainer.precision", f"one of {list(PRECISIONS)}", trainer["precision"])
     max_epochs = trainer.get("max_epochs")
-    if max_epochs is not None and not (_is_int(max_epochs) and (max_epochs >= 1 or
+    if max_epochs is not None and not (is_int(max_epochs) and (max_epochs >= 1 or
                                                                  max_epochs == -1)):
         raise ConfigError("trainer.max_epochs", "an integer >= 1, or -1 for no limit", max_epochs)
     clip = trainer.get("gradient_clip_val")
-    if clip is not None and (isinstance(clip, bool) or not isinstance(clip, (int, float))
-                             or clip < 0):
-        raise ConfigError("trainer.gradient_clip_val", "a number >= 0 or null", clip)
+    check_number("trainer.gradient_clip_val", clip, 0, optional=True)
     if trainer.get("deterministic", False) not in (True, False, "warn"):
         raise ConfigError("trainer.deterministic", "true, false or 'warn'",
                           trainer["deterministic"])
@@ -94,16 +92,13 @@ def check_model(model: Mapping[str, Any]) -> None:
     _within("model.encoder", EncoderConfig, **encoder)
     check_int("model.embedding_dim", model.get("embedding_dim", 1), low=1)
     dropout = model.get("embedding_dropout", 0.0)
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) \
-            or not 0 <= dropout < 1:
-        raise ConfigError("model.embedding_dropout", "a number in [0, 1)", dropout)
+    check_number("model.embedding_dropout", dropout, 0, 1, high_open=True)
     optimizer = model.get("optimizer")
     if optimizer:
         resolve_class(optimizer.get("_target_", ""), torch.optim.Optimizer,
                       "model.optimizer._target_")
         lr = optimizer.get("lr", 1.0)
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
-            raise ConfigError("model.optimizer.lr", "a number > 0", lr)
+        check_number("model.optimizer.lr", lr, 0, low_open=True)
     if model.get("scheduler"):
         resolve_class(model["scheduler"].get("_target_", ""),
                       torch.optim.lr_scheduler.LRScheduler, "model.scheduler._target_")
@@ -114,18 +109,9 @@ def check_data(data: Mapping[str, Any]) -> None:
     resolve_class(data.get("_target_", ""), L.LightningDataModule, "data._target_")
     for key in ("seq_len", "batch_size"):
         if key in data:
-            check_int(f"data.{key}", data[key], low=1)
+            check_int(f"data.{key}", data[key], 1)
     if "num_workers" in data:
         check_int("data.num_workers", data["num_workers"], low=0)
-
-
-def check_int(key: str, value: Any, low: int) -> None:
-    if not _is_int(value) or value < low:
-        raise ConfigError(key, f"an integer >= {low}", value)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _within(prefix: str, check: Any, *args: Any, **kwargs: Any) -> None:

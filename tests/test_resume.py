@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from seqlstm.checkpoint_io import SafeCheckpointIO
 from seqlstm.cli.resume import resolve_ckpt_path
 from seqlstm.cli.train import train
 from seqlstm.errors import CheckpointError
 from seqlstm.tasks import read_checkpoint
-from seqlstm.tasks.checkpoint_io import SafeCheckpointIO
 from seqlstm.tasks.stateful import CARRIED_KEY
 from tests.conftest import run_cli
 from tests.reliability import (

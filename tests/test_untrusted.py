@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 import torch
 
+from seqlstm.checkpoint_io import SafeCheckpointIO
 from seqlstm.cli.evaluate import evaluate
 from seqlstm.cli.generate import generate
 from seqlstm.cli.predict import predict
 from seqlstm.cli.train import train
 from seqlstm.errors import CheckpointError
 from seqlstm.tasks import load_task, read_checkpoint
-from seqlstm.tasks.checkpoint_io import SafeCheckpointIO
 from tests.conftest import run_cli
 from tests.faults import write_malicious
 from tests.reliability import compose_in, tiny_run, trained

@@ -7,7 +7,7 @@ from typing import Any
 import lightning as L
 import torch
 
-from seqlstm.errors import ConfigError, NumericalError
+from seqlstm.errors import ConfigError, NumericalError, check_int
 
 POLICIES = ("stop", "skip")
 
@@ -30,8 +30,7 @@ class NumericsGuard(L.Callback):
     def __init__(self, policy: str = "stop", max_skips: int = 10) -> None:
         if policy not in POLICIES:
             raise ConfigError("policy", f"one of {list(POLICIES)}", policy)
-        if isinstance(max_skips, bool) or not isinstance(max_skips, int) or max_skips < 0:
-            raise ConfigError("max_skips", "an integer >= 0", max_skips)
+        check_int("max_skips", max_skips, 0)
         self.policy, self.max_skips = policy, max_skips
         self.skipped = 0
         self._batch_idx = 0

@@ -11,11 +11,11 @@ from lightning.pytorch.loggers import Logger
 from lightning.pytorch.plugins.io import CheckpointIO
 from omegaconf import DictConfig
 
+from seqlstm.checkpoint_io import SafeCheckpointIO
 from seqlstm.configs import plain
 from seqlstm.distributed import check_launch
 from seqlstm.errors import ConfigError, SeqlstmError
 from seqlstm.targets import qualified_name, resolve_class
-from seqlstm.tasks.checkpoint_io import SafeCheckpointIO
 
 
 def build_datamodule(data_cfg: DictConfig | dict[str, Any],

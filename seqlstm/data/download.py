@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 from seqlstm.errors import DataError
+from seqlstm.files import atomic_file
 
 
 def sha256_of(path: Path) -> str:
@@ -32,19 +31,15 @@ def download(url: str, dest: str | Path, sha256: str | None = None, timeout: flo
             raise DataError(f"{dest}: sha256 does not match the expected {sha256}; delete it "
                             f"to download it again from {url}")
         return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+        with atomic_file(dest) as out, urllib.request.urlopen(url, timeout=timeout) as response:
+            digest = hashlib.sha256()
             for block in iter(lambda: response.read(1 << 20), b""):
                 out.write(block)
-        if sha256 and (actual := sha256_of(tmp)) != sha256:
-            raise DataError(f"download of {url}: sha256 {actual} does not match {sha256}")
-        os.replace(tmp, dest)
+                digest.update(block)
+            if sha256 and (actual := digest.hexdigest()) != sha256:
+                raise DataError(f"download of {url}: sha256 {actual} does not match {sha256}")
     except (urllib.error.URLError, OSError) as err:
         raise DataError(f"could not download {url} ({err}); offline, place the file at "
                         f"{dest} or point data.path at a local copy") from None
-    finally:
-        tmp.unlink(missing_ok=True)
     return dest

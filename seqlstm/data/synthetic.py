@@ -24,11 +24,10 @@ import torch
 
 from seqlstm.data.sequences.batches import PaddedSequences
 from seqlstm.data.sequences.files import read_sequences
-from seqlstm.data.sequences.in_memory import InMemoryDataModule, check_int
-from seqlstm.errors import ConfigError, DataError
-from seqlstm.spec import IGNORE_INDEX, DataSpec
+from seqlstm.data.sequences.in_memory import InMemoryDataModule
+from seqlstm.errors import ConfigError, DataError, check_int, is_int
+from seqlstm.spec import IGNORE_INDEX, SPLITS, DataSpec
 
-SPLITS = ("train", "val", "test")
 Generated = tuple[np.ndarray, np.ndarray, np.ndarray]
 """inputs ``(N, T, F)`` float32, lengths ``(N,)`` int64, targets."""
 
@@ -54,7 +53,7 @@ class SyntheticDataModule(InMemoryDataModule):
         super().__init__(batch_size, num_workers)
         for key, value in (("length", length), ("train_size", train_size),
                            ("val_size", val_size), ("test_size", test_size)):
-            check_int(key, value, 1)
+            check_int(f"data.{key}", value, 1)
         self.length, self.seed, self.predict_path = length, seed, predict_path
         self.sizes = {"train": train_size, "val": val_size, "test": test_size}
 
@@ -171,8 +170,8 @@ class CopyTask(SyntheticDataModule):
                  **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.save_hyperparameters()
-        check_int("copy_length", copy_length, 1)
-        check_int("num_symbols", num_symbols, 2)
+        check_int("data.copy_length", copy_length, 1)
+        check_int("data.num_symbols", num_symbols, 2)
         self.copy_length, self.num_symbols = copy_length, num_symbols
 
     def generate(self, rng: np.random.Generator, count: int) -> Generated:
@@ -205,8 +204,7 @@ class RunningSign(SyntheticDataModule):
     def __init__(self, *args: Any, min_length: int = 5, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.save_hyperparameters()
-        if isinstance(min_length, bool) or not isinstance(min_length, int) \
-                or not 1 <= min_length <= self.length:
+        if not is_int(min_length) or not 1 <= min_length <= self.length:
             raise ConfigError("data.min_length", f"an integer in [1, length={self.length}]",
                               min_length)
         self.min_length = min_length

@@ -13,7 +13,7 @@ from lightning.pytorch.strategies.launchers.subprocess_script import _Subprocess
 from omegaconf import ListConfig
 
 from seqlstm.distributed.threads import usable_cores
-from seqlstm.errors import ConfigError
+from seqlstm.errors import ConfigError, is_int
 from seqlstm.targets import resolve_class
 
 
@@ -73,7 +73,7 @@ def _count(devices: Any) -> int | None:
         return len(devices)
     if devices in ("auto", -1):
         return None
-    if isinstance(devices, bool) or not isinstance(devices, int) or devices < 1:
+    if not is_int(devices) or devices < 1:
         raise ConfigError("trainer.devices", "an integer >= 1, a list of ids, 'auto' or -1",
                           devices)
     return devices

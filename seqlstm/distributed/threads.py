@@ -9,7 +9,7 @@ import lightning as L
 import torch
 from lightning.pytorch.utilities import rank_zero_info
 
-from seqlstm.errors import ConfigError
+from seqlstm.errors import ConfigError, check_int
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +30,7 @@ class ThreadsPerRank(L.Callback):
     """
 
     def __init__(self, threads: int | None = None) -> None:
-        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
-                                    or threads < 1):
-            raise ConfigError("callbacks.threads_per_rank.threads", "an integer >= 1 or null",
-                              threads)
+        check_int("callbacks.threads_per_rank.threads", threads, 1, optional=True)
         self.threads = threads
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:

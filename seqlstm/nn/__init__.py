@@ -4,7 +4,7 @@ from seqlstm.nn.dropout import LockedDropout, embedding_dropout
 from seqlstm.nn.encoder import EncoderConfig, HiddenState, RecurrentEncoder, RecurrentLayer
 from seqlstm.nn.heads import StepHead, TiedDecoder
 from seqlstm.nn.pooling import POOLINGS, PooledHead, SequencePool, last_step, valid_mask
-from seqlstm.nn.state import detach_state, map_state, reset_rows, select_batch, state_to
+from seqlstm.nn.state import detach_state, map_state, reset_rows, state_to
 
 __all__ = [
     "POOLINGS",
@@ -22,7 +22,6 @@ __all__ = [
     "last_step",
     "map_state",
     "reset_rows",
-    "select_batch",
     "state_to",
     "valid_mask",
 ]

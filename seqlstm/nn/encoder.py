@@ -16,7 +16,7 @@ from torch import nn
 from torch.func import functional_call
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from seqlstm.errors import ConfigError
+from seqlstm.errors import ConfigError, check_int, check_number
 from seqlstm.nn.dropout import make_dropout
 
 #: LSTM state is ``(h, c)``; GRU and RNN state is ``h``.
@@ -51,13 +51,12 @@ class EncoderConfig:
     def __post_init__(self) -> None:
         if self.cell not in CELLS:
             raise ConfigError("cell", f"one of {sorted(CELLS)}", self.cell)
-        _check_int(self, "hidden_size", low=1)
-        _check_int(self, "num_layers", low=1)
-        _check_int(self, "proj_size", low=0)
+        check_int("hidden_size", self.hidden_size, 1)
+        check_int("num_layers", self.num_layers, 1)
+        check_int("proj_size", self.proj_size, 0)
         for key in ("dropout", "output_dropout", "weight_drop"):
             value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-                raise ConfigError(key, "a number in [0, 1)", value)
+            check_number(key, value, 0, 1, high_open=True)
         if self.dropout_kind not in DROPOUT_KINDS:
             raise ConfigError("dropout_kind", f"one of {list(DROPOUT_KINDS)}", self.dropout_kind)
         if self.dropout > 0 and self.num_layers == 1:
@@ -84,12 +83,6 @@ class EncoderConfig:
     def output_size(self) -> int:
         """Width of the encoder's output at each step (both directions concatenated)."""
         return self.layer_output_size * self.num_directions
-
-
-def _check_int(config: EncoderConfig, key: str, low: int) -> None:
-    value = getattr(config, key)
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigError(key, f"an integer >= {low}", value)
 
 
 class RecurrentLayer(nn.Module):

@@ -27,11 +27,6 @@ def state_to(state: HiddenState, device: torch.device) -> HiddenState:
     return map_state(lambda s: s.to(device), state)
 
 
-def select_batch(state: HiddenState, index: torch.Tensor | slice) -> HiddenState:
-    """The state of the sequences ``index`` picks along the batch dimension (dim 1)."""
-    return map_state(lambda s: s[:, index], state)
-
-
 def reset_rows(state: HiddenState, keep: torch.Tensor) -> HiddenState:
     """``state`` with the batch rows where ``keep`` ``(B,)`` is False set to zero (a restart)."""
     mask = keep.to(dtype=(state[0] if isinstance(state, tuple) else state).dtype).view(1, -1, 1)

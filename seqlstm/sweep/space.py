@@ -23,7 +23,7 @@ from optuna.distributions import (
     IntDistribution,
 )
 
-from seqlstm.errors import ConfigError
+from seqlstm.errors import ConfigError, is_int, is_number
 
 PARAMS_KEY = "hydra.sweeper.params"
 
@@ -49,9 +49,8 @@ def distribution(name: str, spec: Any) -> BaseDistribution:
     if kind not in ("float", "int"):
         raise ConfigError(f"{key}.type", "one of ['float', 'int', 'categorical']", kind)
     low, high = spec.get("low"), spec.get("high")
-    number = int if kind == "int" else (int, float)
     for bound, value in (("low", low), ("high", high)):
-        if isinstance(value, bool) or not isinstance(value, number):
+        if not (is_int(value) if kind == "int" else is_number(value)):
             raise ConfigError(f"{key}.{bound}", f"a{'n int' if kind == 'int' else ' number'}",
                               value)
     if not low < high:

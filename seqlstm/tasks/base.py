@@ -25,7 +25,7 @@ from hydra.utils import instantiate
 from torch import nn
 from torchmetrics import MeanMetric, MetricCollection
 
-from seqlstm.errors import ConfigError
+from seqlstm.errors import ConfigError, check_int, check_number
 from seqlstm.nn import EncoderConfig, HiddenState, RecurrentEncoder, embedding_dropout
 from seqlstm.spec import DataSpec
 from seqlstm.targets import qualified_name, resolve_class
@@ -82,19 +82,14 @@ class SequenceTask(StatefulMixin, L.LightningModule):
                               sorted(encoder)) from err
         if scheduler_interval not in ("epoch", "step"):
             raise ConfigError("model.scheduler_interval", "'epoch' or 'step'", scheduler_interval)
-        if tbptt_steps is not None and (isinstance(tbptt_steps, bool)
-                                        or not isinstance(tbptt_steps, int) or tbptt_steps < 1):
-            raise ConfigError("model.tbptt_steps", "an integer >= 1 or null", tbptt_steps)
-        if gradient_clip_val is not None and not gradient_clip_val > 0:
-            raise ConfigError("model.gradient_clip_val", "a number > 0 or null", gradient_clip_val)
+        check_int("model.tbptt_steps", tbptt_steps, 1, optional=True)
+        check_number("model.gradient_clip_val", gradient_clip_val, 0, low_open=True,
+                     optional=True)
         self.automatic_optimization = tbptt_steps is None
         self.carried = {}
-        if not 0 <= embedding_dropout < 1:
-            raise ConfigError("model.embedding_dropout", "a number in [0, 1)", embedding_dropout)
+        check_number("model.embedding_dropout", embedding_dropout, 0, 1, high_open=True)
         if self.spec.input_kind == "tokens":
-            if isinstance(embedding_dim, bool) or not isinstance(embedding_dim, int) \
-                    or embedding_dim < 1:
-                raise ConfigError("model.embedding_dim", "an integer >= 1", embedding_dim)
+            check_int("model.embedding_dim", embedding_dim, 1)
             self.embedding: nn.Embedding | None = nn.Embedding(self.spec.input_size, embedding_dim)
             input_width = embedding_dim
         else:

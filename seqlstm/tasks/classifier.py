@@ -19,9 +19,9 @@ from torchmetrics.classification import (
     MulticlassF1Score,
 )
 
-from seqlstm.errors import ConfigError
+from seqlstm.errors import ConfigError, is_number
 from seqlstm.nn import POOLINGS, HiddenState, PooledHead, StepHead
-from seqlstm.spec import IGNORE_INDEX
+from seqlstm.spec import IGNORE_INDEX, SPLITS
 from seqlstm.tasks.base import Batch, SequenceTask
 from seqlstm.tasks.figures import confusion_matrix
 
@@ -105,7 +105,7 @@ class LabelTask(SequenceTask):
             confusion.update(preds, targets)
 
     def _stage(self, metrics: MetricCollection) -> str:
-        return next(s for s in ("train", "val", "test") if getattr(self, f"{s}_metrics") is metrics)
+        return next(s for s in SPLITS if getattr(self, f"{s}_metrics") is metrics)
 
     def validation_figures(self, batch: Batch) -> dict[str, Figure]:
         """The confusion matrix of the validation epoch so far (the media callback asks at the
@@ -115,7 +115,7 @@ class LabelTask(SequenceTask):
             else self.confusion_matrices.get("val")
         if counts is None:
             return {}
-        labels = self.spec.labels or [str(i) for i in range(self.spec.output_size)]
+        labels = self.spec.label_names
         return {"confusion_matrix": confusion_matrix(counts, labels, self.current_epoch)}
 
     def _keep_confusion(self, stage: str) -> None:
@@ -144,7 +144,7 @@ class LabelTask(SequenceTask):
     @property
     def labels(self) -> list[str]:
         """Class names by id (``0``, ``1``... when the data named none)."""
-        return self.spec.labels or [str(i) for i in range(self.spec.output_size)]
+        return self.spec.label_names
 
 
 class Classifier(LabelTask):
@@ -199,7 +199,7 @@ def resolve_class_weights(weights: ClassWeights, num_classes: int,
         total = sum(counts)
         return torch.tensor([total / (num_classes * c) for c in counts], dtype=torch.float32)
     if isinstance(weights, str) or len(weights) != num_classes \
-            or any(isinstance(w, bool) or not isinstance(w, (int, float)) or w <= 0
+            or any(not is_number(w) or w <= 0
                    for w in weights):
         raise ConfigError(key, f"{num_classes} positive numbers, 'balanced' or null", weights)
     return torch.tensor([float(w) for w in weights], dtype=torch.float32)

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torchmetrics import MetricCollection
 
-from seqlstm.errors import ConfigError, DataError
+from seqlstm.errors import ConfigError, DataError, check_int, check_number
 from seqlstm.nn import StepHead, TiedDecoder
 from seqlstm.spec import IGNORE_INDEX, Vocabulary
 from seqlstm.tasks.base import Batch, SequenceTask
@@ -110,10 +110,8 @@ class LanguageModel(SequenceTask):
         """``num_samples`` continuations of ``prompt`` (at least one character)."""
         if not prompt:
             raise DataError("the prompt is empty; give at least one character to start from")
-        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
-            raise ConfigError("num_samples", "an integer >= 1", num_samples)
-        if isinstance(length, bool) or not isinstance(length, int) or length < 0:
-            raise ConfigError("length", "an integer >= 0", length)
+        check_int("num_samples", num_samples, 1)
+        check_int("length", length, 0)
         vocabulary = self.vocabulary
         try:
             ids = vocabulary.encode(prompt, unknown="error")
@@ -128,12 +126,9 @@ class LanguageModel(SequenceTask):
 
 
 def check_sampling(temperature: float, top_k: int | None, top_p: float | None) -> None:
-    if not temperature > 0:
-        raise ConfigError("temperature", "a number > 0", temperature)
-    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
-        raise ConfigError("top_k", "an integer >= 1 or null", top_k)
-    if top_p is not None and not 0 < top_p <= 1:
-        raise ConfigError("top_p", "a number in (0, 1] or null", top_p)
+    check_number("temperature", temperature, 0, low_open=True)
+    check_int("top_k", top_k, 1, optional=True)
+    check_number("top_p", top_p, 0, 1, low_open=True, optional=True)
 
 
 def sample_next(logits: torch.Tensor, temperature: float, top_k: int | None,

@@ -28,9 +28,9 @@ from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from seqlstm.errors import CheckpointError, ConfigError
 from seqlstm.nn import HiddenState, detach_state, reset_rows, state_to
+from seqlstm.spec import SPLITS
 
 Batch = dict[str, torch.Tensor]
-STAGES = ("train", "val", "test")
 #: where a checkpoint keeps the training streams' carried state
 CARRIED_KEY = "seqlstm_carried_state"
 
@@ -66,7 +66,7 @@ class StatefulMixin:
 
     def reset_state(self, stage: str | None = None) -> None:
         """Forget the carried state of ``stage`` (of every stage when None)."""
-        for name in STAGES if stage is None else (stage,):
+        for name in SPLITS if stage is None else (stage,):
             self.carried.pop(name, None)
 
     def save_carried_state(self, checkpoint: dict[str, Any]) -> None:

@@ -18,7 +18,8 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-STAGES = ("train", "val", "test")
+from seqlstm.spec import SPLITS
+
 #: library loggers that chat on every run; quiet mode raises them to warnings
 CHATTY_LOGGERS = ("lightning.pytorch", "lightning.fabric", "seqlstm")
 
@@ -120,7 +121,7 @@ def metrics_table(metrics: Mapping[str, float]) -> Table:
         match = re.fullmatch(r"(train|val|test)/(\w+?)(_epoch)?", key)
         if match and not key.endswith("_step") and "_per_s" not in key:
             by_name.setdefault(match.group(2), {})[match.group(1)] = value
-    stages = [s for s in STAGES if any(s in row for row in by_name.values())]
+    stages = [s for s in SPLITS if any(s in row for row in by_name.values())]
     table = Table(box=None, header_style="bold")
     table.add_column("metric")
     for stage in stages:

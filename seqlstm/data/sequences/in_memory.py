@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from seqlstm.data.sequences.batches import PaddedSequences, keep_batch
-from seqlstm.errors import ConfigError, DataError
+from seqlstm.errors import DataError, check_int
 from seqlstm.spec import DataSpec
 
 
@@ -24,7 +24,7 @@ class InMemoryDataModule(L.LightningDataModule):
 
     def __init__(self, batch_size: int = 32, num_workers: int = 0) -> None:
         super().__init__()
-        check_int("batch_size", batch_size, 1)
+        check_int("data.batch_size", batch_size, 1)
         self.batch_size, self.num_workers = batch_size, num_workers
         self.splits: dict[str, PaddedSequences] = {}
         self.predict_ids: list[str] = []
@@ -67,7 +67,7 @@ class InMemoryDataModule(L.LightningDataModule):
         if spec.target_kind not in ("class", "step_class"):
             raise DataError(f"format_predictions: no table for target kind "
                             f"'{spec.target_kind}' in {type(self).__name__}")
-        labels = spec.labels or [str(i) for i in range(spec.output_size)]
+        labels = spec.label_names
         names = np.array(labels, dtype=object)
         rows: dict[str, list[Any]] = {"id": []}
         if spec.target_kind == "step_class":
@@ -124,8 +124,3 @@ def _real_columns(name: str, horizon: int, width: int) -> list[str]:
     if horizon == width == 1:
         return [name]
     return [f"{name}_h{h + 1}_{k}" for h in range(horizon) for k in range(width)]
-
-
-def check_int(key: str, value: Any, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigError(f"data.{key}", f"an integer >= {low}", value)

@@ -56,10 +56,9 @@ from seqlstm.data.streams import (
     resume_batch,
     training_position,
 )
-from seqlstm.errors import ConfigError, DataError
-from seqlstm.spec import DataSpec, Layout
+from seqlstm.errors import ConfigError, DataError, check_int
+from seqlstm.spec import SPLITS, DataSpec, Layout
 
-SPLITS = ("train", "val", "test")
 TIME = "time"  # the time column's name when the table has none (row position)
 
 
@@ -149,8 +148,8 @@ class TimeSeriesDataModule(L.LightningDataModule):
         self.hparams["path"] = None if isinstance(path, pd.DataFrame) else path
         for key, value in (("lookback", lookback), ("horizon", horizon), ("stride", stride),
                            ("batch_size", batch_size), ("season", season)):
-            _check_int(key, value, low=1)
-        _check_int("holdout", holdout, low=0)
+            check_int(f"data.{key}", value, 1)
+        check_int("data.holdout", holdout, 0)
         if stateful and stride != 1:
             raise ConfigError("data.stride", "1 with data.stateful=true (streams read every step)",
                               stride)
@@ -485,8 +484,3 @@ class TimeSeriesDataModule(L.LightningDataModule):
 def _pad_rows(values: np.ndarray, rows: int) -> np.ndarray:
     """``values`` with NaN rows appended up to ``rows`` rows."""
     return np.pad(values, ((0, rows - len(values)), (0, 0)), constant_values=np.nan)
-
-
-def _check_int(key: str, value: Any, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigError(f"data.{key}", f"an integer >= {low}", value)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
-import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -26,11 +26,11 @@ from seqlstm.data.streams import (
 )
 from seqlstm.data.text.corpus import PathLike, iter_corpus, resolve_paths
 from seqlstm.data.text.windows import CoveringWindows, TokenWindows
-from seqlstm.errors import ConfigError, DataError
-from seqlstm.spec import DataSpec, Vocabulary
+from seqlstm.errors import ConfigError, DataError, check_int
+from seqlstm.files import atomic_file, write_atomic
+from seqlstm.spec import SPLITS, DataSpec, Vocabulary
 
 log = logging.getLogger(__name__)
-SPLITS = ("train", "val", "test")
 
 
 class CharDataModule(L.LightningDataModule):
@@ -79,10 +79,10 @@ class CharDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        _check_positive("seq_len", seq_len)
-        _check_positive("batch_size", batch_size)
+        check_int("data.seq_len", seq_len, 1)
+        check_int("data.batch_size", batch_size, 1)
         if windows_per_epoch is not None:
-            _check_positive("windows_per_epoch", windows_per_epoch)
+            check_int("data.windows_per_epoch", windows_per_epoch, 1)
             if stateful:
                 raise ConfigError("data.windows_per_epoch", "null with data.stateful=true (an "
                                   "epoch is one pass over the streams)", windows_per_epoch)
@@ -139,7 +139,7 @@ class CharDataModule(L.LightningDataModule):
                      split_pieces(iter_corpus(files), [0, train_end, chars]) if split == 0)
             meta["vocab"] = Vocabulary.from_pieces(train).tokens
         if cache is not None:
-            _write_atomic(cache, lambda out: out.write(json.dumps(meta).encode()))
+            write_atomic(cache, json.dumps(meta).encode())
         return meta
 
     def _encode(self, files: list[Path], bounds: list[int]) -> dict[str, np.ndarray]:
@@ -247,11 +247,6 @@ class CharDataModule(L.LightningDataModule):
             self._resume_at = {"world_size": 1, **state_dict}
 
 
-def _check_positive(key: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"data.{key}", "an integer >= 1", value)
-
-
 def split_pieces(pieces: Iterable[str], bounds: Sequence[int]) -> Iterator[tuple[int, str]]:
     """Cut a stream of text pieces at the character offsets ``bounds`` (``[0, ..., total]``):
     yields ``(split index, piece)`` with every piece inside one split, in order."""
@@ -289,13 +284,14 @@ class _ArrayWriter:
 
 
 class _NpyWriter:
-    """Writes a 1-D ``.npy`` file piece by piece through a temporary file that only
-    :meth:`commit` renames into place (an interrupted encoding leaves no half file)."""
+    """Writes a 1-D ``.npy`` file piece by piece through :func:`~seqlstm.files.atomic_file`,
+    which only :meth:`commit` lets rename into place (an interrupted encoding leaves no half
+    file)."""
 
     def __init__(self, path: Path, length: int, dtype: np.dtype) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path, self.tmp = path, path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        self.stream: IO[bytes] | None = open(self.tmp, "wb")  # noqa: SIM115 (closed in commit)
+        self.path = path
+        self.file: contextlib.AbstractContextManager[IO[bytes]] | None = atomic_file(path)
+        self.stream = self.file.__enter__()
         np.lib.format.write_array_header_1_0(self.stream, {
             "descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False,
             "shape": (length,)})
@@ -305,22 +301,12 @@ class _NpyWriter:
 
     def commit(self) -> np.ndarray:
         """Close, rename into place and return the file memory-mapped."""
-        self.stream.close()
-        self.stream = None
-        self.tmp.replace(self.path)
+        self.file.__exit__(None, None, None)
+        self.file = None
         return np.load(self.path, mmap_mode="r")
 
     def discard(self) -> None:
         """Remove the temporary file unless :meth:`commit` ran."""
-        if self.stream is not None:
-            self.stream.close()
-            self.tmp.unlink(missing_ok=True)
-            self.stream = None
-
-
-def _write_atomic(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as out:
-        write(out)
-    tmp.replace(path)
+        if self.file is not None:
+            self.file.__exit__(RuntimeError, RuntimeError("discarded"), None)
+            self.file = None

@@ -32,11 +32,6 @@ def resolve_paths(path: PathLike | Sequence[PathLike], pattern: str = "**/*.txt"
     return files
 
 
-def read_text(file: Path) -> str:
-    """The UTF-8 text of ``file``; invalid bytes are an error naming line and column."""
-    return "".join(iter_text(file))
-
-
 def iter_text(file: Path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[str]:
     """The UTF-8 text of ``file`` in pieces of about ``chunk_bytes`` bytes, never the whole file
     at once. Invalid bytes are an error naming line and column."""
@@ -83,17 +78,6 @@ def _not_utf8(file: Path, offset: int) -> DataError:
         bad = stream.read(1)
     return DataError(f"{file}:{line}:{offset - line_start + 1}: not UTF-8 (byte 0x{bad[0]:02x} "
                      f"at offset {offset}); re-encode the file as UTF-8")
-
-
-def read_corpus(files: Sequence[Path]) -> str:
-    """The texts of ``files`` joined in order. An empty file is an error."""
-    texts = []
-    for file in files:
-        text = read_text(file)
-        if not text:
-            raise DataError(f"{file}: the file is empty; expected UTF-8 text")
-        texts.append(text)
-    return "".join(texts)
 
 
 def iter_corpus(files: Sequence[Path], chunk_bytes: int = CHUNK_BYTES) -> Iterator[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import IO, Any
 
@@ -10,6 +9,7 @@ import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from seqlstm.errors import CheckpointError
+from seqlstm.files import atomic_file
 from seqlstm.tasks.checkpoint import read_checkpoint
 
 
@@ -26,21 +26,13 @@ class SafeCheckpointIO(TorchCheckpointIO):
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: str | Path,
                         storage_options: Any | None = None) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            with open(tmp, "wb") as out:
+            with atomic_file(path) as out:
                 self.write(checkpoint, out)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, path)
         except OSError as err:
-            tmp.unlink(missing_ok=True)
             raise CheckpointError(
                 f"{path}: could not save the checkpoint ({err.strerror or err}); the previous "
                 "file, if any, is unchanged") from err
-        _fsync_folder(path.parent)
 
     def write(self, checkpoint: dict[str, Any], out: IO[bytes]) -> None:
         """Serialise ``checkpoint`` into the open temporary file."""
@@ -50,14 +42,3 @@ class SafeCheckpointIO(TorchCheckpointIO):
                         weights_only: bool | None = None) -> dict[str, Any]:
         return read_checkpoint(path, require_task=False)  # train() pre-checked ckpt_path
 
-
-def _fsync_folder(folder: Path) -> None:
-    """Persist a rename (a no-op where folders cannot be opened, e.g. Windows)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
