@@ -78,3 +78,13 @@ def check_number(key: str, value: Any, low: float | None = None, high: float | N
     else:
         expected = "a number"
     raise ConfigError(key, expected + (" or null" if optional else ""), value)
+
+
+def check_split(key: str, split: Any) -> list[float]:
+    """Three fractions (train > 0, val > 0, test >= 0) summing to 1, as floats."""
+    fractions = [float(f) for f in split] if all(is_number(f) for f in split) else list(split)
+    if len(fractions) != 3 or not all(is_number(f) for f in fractions) or min(fractions) < 0 \
+            or fractions[0] <= 0 or fractions[1] <= 0 or abs(sum(fractions) - 1) > 1e-6:
+        raise ConfigError(key, "three fractions (train > 0, val > 0, test >= 0) summing to 1",
+                          fractions)
+    return fractions

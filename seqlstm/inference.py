@@ -105,7 +105,7 @@ class Predictor:
         for ``gaussian_nll``), what ``seqlstm-predict`` writes."""
         task = self.require(Forecaster)
         tensor, single = as_inputs(task, history, True, None)  # (B, T, C)
-        index = torch.full((tensor.size(0),), task.series_index(series), device=task.device)
+        index = torch.full((tensor.size(0),), task.scaler.index(series), device=task.device)
         ahead = None
         if future is not None:
             ahead = torch.tensor(np.asarray(future, dtype=np.float32), device=task.device)

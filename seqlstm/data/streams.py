@@ -25,7 +25,9 @@ The data are given as aligned arrays ``inputs[i] -> targets[i]`` (for text: ``id
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -34,6 +36,7 @@ from torch.utils.data import DataLoader, IterableDataset, Sampler, get_worker_in
 
 from seqlstm.errors import CheckpointError, DataError
 
+log = logging.getLogger(__name__)
 BLOCK = 1 << 16
 
 
@@ -209,15 +212,82 @@ def training_position(trainer: Any) -> dict[str, int]:
             "world_size": int(trainer.world_size)}
 
 
-def resume_batch(position: dict[str, int], trainer: Any) -> int:
-    """The batch a resumed stateful epoch starts at: the saved ``position``'s when the fit
-    resumes inside that epoch, else 0 (also for an empty ``position``: a fresh fit). Each rank's
-    streams depend on the number of ranks, so it must not change."""
-    if not position:
-        return 0
-    world_size, epoch = (trainer.world_size, trainer.current_epoch) if trainer else (1, 0)
-    if position.get("world_size", 1) != world_size:
-        raise CheckpointError(f"the checkpoint stopped stateful training mid-epoch on "
-                              f"{position['world_size']} rank(s); resume it on as many, not "
-                              f"{world_size}")
-    return position["batches"] if position["epoch"] == epoch else 0
+class ResumePoint:
+    """Where a resumed fit restarts inside its epoch, for one data module.
+
+    The data module's ``state_dict`` returns :meth:`save`; ``load_state_dict`` hands the saved
+    position to :meth:`load`; the next training loader asks :meth:`first_batch` (stateful
+    streams: the batch to start at) or :meth:`sampler_skip` (random windows: the indices to
+    leave out), once: a later epoch starts from its beginning.
+    """
+
+    def __init__(self) -> None:
+        self.saved: dict[str, int] = {}
+
+    def save(self, trainer: Any) -> dict[str, int]:
+        return training_position(trainer)
+
+    def load(self, state: dict[str, Any]) -> None:
+        if "epoch" in state:
+            self.saved = {"world_size": 1, **{key: int(state[key]) for key in
+                                              ("epoch", "batches", "world_size") if key in state}}
+
+    def first_batch(self, trainer: Any) -> int:
+        """The batch a resumed stateful epoch starts at: the saved one when the fit resumes
+        inside that epoch, else 0. Each rank's streams depend on the number of ranks, so it must
+        not change."""
+        saved, self.saved = self.saved, {}
+        if not saved:
+            return 0
+        world_size, epoch = (trainer.world_size, trainer.current_epoch) if trainer else (1, 0)
+        if saved["world_size"] != world_size:
+            raise CheckpointError(f"the checkpoint stopped stateful training mid-epoch on "
+                                  f"{saved['world_size']} rank(s); resume it on as many, not "
+                                  f"{world_size}")
+        return saved["batches"] if saved["epoch"] == epoch else 0
+
+    def resume_sampler(self, sampler: ResumableRandomSampler, batch_size: int) -> None:
+        """Make ``sampler`` skip the windows the saved epoch already trained on (all ranks)."""
+        saved, self.saved = self.saved, {}
+        if saved:
+            sampler.resume(saved["epoch"], saved["batches"] * batch_size * saved["world_size"])
+
+
+@dataclass(frozen=True)
+class StreamPart:
+    """Aligned one-step-ahead arrays of one stream source (a text split, one series' split)."""
+
+    inputs: np.ndarray
+    targets: np.ndarray
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+    series: int | None = None
+    """The series' row in the fitted scalers (batches then carry ``series``); None for text."""
+    name: str = ""
+    """How errors name the source (e.g. ``of series 'a'``)."""
+
+
+def stream_loader(parts: list[StreamPart], num_streams: int, seq_len: int, trainer: Any, *,
+                  split: str, equal_shards: bool, advice: str, first: int = 0,
+                  num_workers: int = 0) -> StreamLoader:
+    """The loader of ``parts`` laid out as ``num_streams`` streams of ``seq_len`` steps per
+    batch inside this rank's contiguous shard of each part, one part after the other, its first
+    pass starting at batch ``first``. ``advice`` ends the error for a part too short to fill
+    the streams."""
+    rank, world_size = rank_of(trainer)
+    batches = []
+    for part in parts:
+        try:
+            batches.append((part.series, StreamBatches(
+                part.inputs, part.targets, num_streams, seq_len, rank=rank,
+                world_size=world_size, equal_shards=equal_shards, extra=part.extra)))
+        except DataError as err:
+            raise DataError(f"{split} split{part.name}: {err}; {advice}") from None
+    if not batches:
+        raise DataError(f"data.split gives the {split} split no rows; set its fraction > 0")
+    for part, (_, streams) in zip(parts, batches, strict=True):
+        if streams.unread:
+            log.info("%s split%s: stateful batches leave the last %d of %d steps unread (%d "
+                     "ranks x %d streams of %d steps)", split, part.name, streams.unread,
+                     len(part.inputs), world_size, num_streams, streams.stream_len)
+    dataset = batches[0][1] if batches[0][0] is None else SeriesStreams(batches)
+    return StreamLoader(dataset, num_workers, first)

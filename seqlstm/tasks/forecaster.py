@@ -37,7 +37,7 @@ from torchmetrics.regression import (
 
 from seqlstm.errors import ConfigError, DataError
 from seqlstm.nn import StepHead
-from seqlstm.spec import window_inputs
+from seqlstm.spec import SeriesScaler, window_inputs
 from seqlstm.tasks.base import Batch, SequenceTask
 from seqlstm.tasks.figures import forecast_vs_truth
 from seqlstm.tasks.forecast_metrics import MeanAbsoluteScaledError
@@ -83,14 +83,8 @@ class Forecaster(SequenceTask):
         if strategy == "autoregressive" and self.spec.variable_length:
             raise ConfigError("model.task_options.real.strategy", "direct for variable-length "
                               "sequences", strategy)
-        targets = self.spec.output_size
-        extra = self.spec.extra
-        mean = torch.tensor(extra.get("mean", [[0.0] * targets]), dtype=torch.float32)
-        std = torch.tensor(extra.get("std", [[1.0] * targets]), dtype=torch.float32)
-        self.register_buffer("column_mean", mean, persistent=False)  # (S, C)
-        self.register_buffer("column_std", std, persistent=False)
-        self.register_buffer("target_mean", mean[:, :targets], persistent=False)  # (S, n)
-        self.register_buffer("target_std", std[:, :targets], persistent=False)
+        #: the per-series scalers of every data column, fitted by the data module
+        self.scaler = SeriesScaler.from_extra(self.spec.extra, self.spec.input_size)
 
     # -- shapes -----------------------------------------------------------------------------
     @property
@@ -123,8 +117,9 @@ class Forecaster(SequenceTask):
                 "series": torch.zeros(size, dtype=torch.long, device=inputs.device), **batch}
 
     def step_outputs(self, batch: Batch, stage: str = "predict") -> torch.Tensor:
-        """``(B, horizon, step_width)`` outputs in standardised units (series windows carry no
-        state, so ``stage`` plays no part)."""
+        """``(B, horizon, step_width)`` outputs in standardised units: windows start from zero
+        state; stateful streams (``stage`` names whose state they carry) go to
+        :meth:`stream_outputs`."""
         if "reset" in batch:  # stateful streams: one-step-ahead outputs at every step
             return self.stream_outputs(batch, stage)
         batch = self.with_defaults(batch)
@@ -151,20 +146,6 @@ class Forecaster(SequenceTask):
                               "(a stream has no window to be relative to)", True)
         return super().step_outputs(batch, stage)
 
-    def series_index(self, series: str | int | None) -> int:
-        """The scaler row of ``series``, named as in the training data (``spec.extra["series"]``);
-        None means the only series."""
-        names = [str(name) for name in self.spec.extra.get("series", ["0"])]
-        if series is None:
-            if len(names) > 1:
-                raise DataError(f"the model was trained on {len(names)} series; name one with "
-                                f"series= (known: {names[:10]})")
-            return 0
-        if str(series) not in names:
-            raise DataError(f"series '{series}' was not in the training data (known: "
-                            f"{names[:10]}); it has no fitted scaler")
-        return names.index(str(series))
-
     def history_batch(self, history: torch.Tensor, series: torch.Tensor,
                       future: torch.Tensor | None = None) -> Batch:
         """A predict batch from ``history`` ``(B, T, C)`` in original units (every data column:
@@ -175,16 +156,14 @@ class Forecaster(SequenceTask):
             raise DataError(f"expected future covariates {self.spec.extra['future_covariates']} "
                             f"over the {self.spec.horizon}-step horizon" if future is None else
                             "the model has no future covariates; pass future=None")
-        mean = self.column_mean[series].unsqueeze(1)  # (B, 1, C)
-        std = self.column_std[series].unsqueeze(1)
-        scaled = (history - mean) / std  # (B, T, C)
+        scaled = self.scaler.scale(history, series)  # (B, T, C)
         observed = scaled.size(-1) - self.num_future
         if future is None:
             return {"inputs": scaled, "series": series}
         if future.shape[1:] != (self.spec.horizon, self.num_future):
             raise DataError(f"expected future covariates of shape (horizon={self.spec.horizon}, "
                             f"{self.num_future}), got {tuple(future.shape[1:])}")
-        ahead = (future - mean[..., observed:]) / std[..., observed:]  # (B, H, F_future)
+        ahead = self.scaler.scale(future, series, slice(observed, None))  # (B, H, F_future)
         # history and horizon as one window; the horizon's observed columns are unknown (zeros)
         window = torch.cat([scaled, nn.functional.pad(ahead, (observed, 0))], dim=1)
         return {"inputs": window_inputs(window, scaled.size(1), observed), "future": ahead,
@@ -238,8 +217,7 @@ class Forecaster(SequenceTask):
                        shift: bool = True) -> torch.Tensor:
         """Undo the per-series standardisation of ``(B, H, n)`` values (a scale alone when
         ``shift`` is false, e.g. for standard deviations)."""
-        scaled = values * self.target_std[series].unsqueeze(1)
-        return scaled + self.target_mean[series].unsqueeze(1) if shift else scaled
+        return self.scaler.unscale(values, series, slice(0, self.spec.output_size), shift)
 
     def validation_figures(self, batch: Batch) -> dict[str, Figure]:
         """Forecast against truth for the first target of the batch's first three windows, in

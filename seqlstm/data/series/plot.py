@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 if TYPE_CHECKING:
-    from seqlstm.data.series.module import Forecast
+    from seqlstm.data.series.predictions import Forecast
 
 MAX_PANELS = 8
 

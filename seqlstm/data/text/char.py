@@ -18,15 +18,14 @@ from torch.utils.data import DataLoader
 from seqlstm.data.download import download
 from seqlstm.data.streams import (
     ResumableRandomSampler,
-    StreamBatches,
+    ResumePoint,
     StreamLoader,
-    rank_of,
-    resume_batch,
-    training_position,
+    StreamPart,
+    stream_loader,
 )
 from seqlstm.data.text.corpus import PathLike, iter_corpus, resolve_paths
 from seqlstm.data.text.windows import CoveringWindows, TokenWindows
-from seqlstm.errors import ConfigError, DataError, check_int
+from seqlstm.errors import ConfigError, DataError, check_int, check_split
 from seqlstm.files import atomic_file, write_atomic
 from seqlstm.spec import SPLITS, DataSpec, Vocabulary
 
@@ -86,11 +85,7 @@ class CharDataModule(L.LightningDataModule):
             if stateful:
                 raise ConfigError("data.windows_per_epoch", "null with data.stateful=true (an "
                                   "epoch is one pass over the streams)", windows_per_epoch)
-        split = list(split)
-        if len(split) != 3 or any(f < 0 for f in split) or split[0] <= 0 or split[1] <= 0 \
-                or abs(sum(split) - 1) > 1e-6:
-            raise ConfigError("data.split", "three fractions (train > 0, val > 0, test >= 0) "
-                              "summing to 1", split)
+        split = check_split("data.split", split)
         self.path, self.pattern, self.seq_len, self.batch_size = path, pattern, seq_len, batch_size
         self.split, self.url, self.sha256 = split, url, sha256
         self.windows_per_epoch, self.cache_dir, self.num_workers = (
@@ -98,7 +93,7 @@ class CharDataModule(L.LightningDataModule):
         self.vocab = Vocabulary(vocab) if vocab is not None else None
         self.ids: dict[str, np.ndarray] = {}
         self.sampler_seed = torch.initial_seed()  # set by seed_everything
-        self._resume_at: dict[str, int] = {}
+        self.resume_point = ResumePoint()
         self.stateful = stateful
 
     def prepare_data(self) -> None:
@@ -186,15 +181,12 @@ class CharDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         if self.stateful:
-            first, self._resume_at = resume_batch(self._resume_at, self.trainer), {}
-            return self._stream_loader("train", self.batch_size, equal_shards=True, first=first)
+            return self._stream_loader("train", self.batch_size, equal_shards=True,
+                                       first=self.resume_point.first_batch(self.trainer))
         windows = TokenWindows(self.ids["train"], self.seq_len)
         count = self.windows_per_epoch or len(self.ids["train"]) // self.seq_len
         sampler = ResumableRandomSampler(len(windows), count, self.sampler_seed)
-        if self._resume_at:
-            at = self._resume_at
-            sampler.resume(at["epoch"], at["batches"] * self.batch_size * at["world_size"])
-            self._resume_at = {}
+        self.resume_point.resume_sampler(sampler, self.batch_size)
         return DataLoader(windows, batch_size=self.batch_size, sampler=sampler, drop_last=True,
                           num_workers=self.num_workers, generator=self._generator())
 
@@ -217,19 +209,11 @@ class CharDataModule(L.LightningDataModule):
                        first: int = 0) -> StreamLoader:
         """Split ``name`` as ``num_streams`` streams inside this rank's contiguous shard, the
         first pass starting at batch ``first``."""
-        rank, world_size = rank_of(self.trainer)
         ids = self.ids[name]
-        try:
-            streams = StreamBatches(ids[:-1], ids[1:], num_streams, self.seq_len, rank=rank,
-                                    world_size=world_size, equal_shards=equal_shards)
-        except DataError as err:
-            raise DataError(f"{name} split: {err}; use more text or a smaller data.batch_size"
-                            ) from None
-        if streams.unread:
-            log.info("%s split: stateful batches leave the last %d of %d steps unread (%d ranks "
-                     "x %d streams of %d steps)", name, streams.unread, len(ids) - 1, world_size,
-                     num_streams, streams.stream_len)
-        return StreamLoader(streams, self.num_workers, first)
+        return stream_loader([StreamPart(ids[:-1], ids[1:])], num_streams, self.seq_len,
+                             self.trainer, split=name, equal_shards=equal_shards, first=first,
+                             advice="use more text or a smaller data.batch_size",
+                             num_workers=self.num_workers)
 
     def _generator(self) -> torch.Generator:
         """A loader's own generator (worker seeds), so that iterating a loader leaves torch's
@@ -239,12 +223,11 @@ class CharDataModule(L.LightningDataModule):
     def state_dict(self) -> dict[str, Any]:
         """The sampler seed and the training position, so a resumed fit continues the same
         window order from the next batch."""
-        return {"sampler_seed": self.sampler_seed, **training_position(self.trainer)}
+        return {"sampler_seed": self.sampler_seed, **self.resume_point.save(self.trainer)}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.sampler_seed = int(state_dict["sampler_seed"])
-        if "epoch" in state_dict:
-            self._resume_at = {"world_size": 1, **state_dict}
+        self.resume_point.load(state_dict)
 
 
 def split_pieces(pieces: Iterable[str], bounds: Sequence[int]) -> Iterator[tuple[int, str]]:
