@@ -83,7 +83,7 @@ def child_streamed(path: str, cache_dir: str | None) -> dict:
 
 def child_train(path: str, cache_dir: str, run_dir: str, steps: str) -> dict:
     """``seqlstm-train`` for a few steps, in this process."""
-    from seqlstm.cli.train import main as train_main
+    from seqlstm.cli.scripts import train as train_main
 
     sys.argv = [
         "seqlstm-train", "data=char", f"data.path={path}", f"data.cache_dir={cache_dir}",

@@ -19,7 +19,7 @@ import time
 import lightning as L
 import torch
 
-from seqlstm.cli.run import data_record
+from seqlstm.cli.builders import data_record
 from seqlstm.data import CharDataModule
 from seqlstm.tasks import build_task
 

@@ -8,7 +8,7 @@ from typing import Any
 import lightning as L
 import torch
 
-from seqlstm.cli.run import data_record
+from seqlstm.cli.builders import data_record
 from seqlstm.data import CharDataModule, DataSpec
 from seqlstm.targets import qualified_name
 from seqlstm.tasks import build_task

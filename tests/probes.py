@@ -19,15 +19,16 @@ from seqlstm.nn import StepHead
 from seqlstm.tasks import SequenceTask
 
 
-def run_main(module, *overrides: str, cwd) -> str:
-    """Run a console script's ``main`` in this process; returns its ``error:`` line (exit 2)."""
+def run_main(script, *overrides: str, cwd) -> str:
+    """Run a console script (from :mod:`seqlstm.cli.scripts`) in this process; returns its
+    ``error:`` line (exit 2)."""
     with pytest.MonkeyPatch.context() as patch, pytest.raises(SystemExit) as exit_info:
         patch.chdir(cwd)
-        patch.setattr(sys, "argv", [module.__name__, *overrides, "hydra.output_subdir=null",
+        patch.setattr(sys, "argv", [script.__name__, *overrides, "hydra.output_subdir=null",
                                     f"hydra.run.dir={cwd}", "hydra/job_logging=disabled"])
         stderr = io.StringIO()
         patch.setattr(sys, "stderr", stderr)
-        module.main()
+        script()
     assert exit_info.value.code == 2
     return stderr.getvalue().strip().splitlines()[-1]
 

@@ -219,7 +219,7 @@ def test_predict_from_a_checkpoint_alone(compose_train, tmp_path):
     """Train on a CSV, delete it, and predict new sequences from the checkpoint's state."""
     import lightning as L
 
-    from seqlstm.cli.run import build_datamodule
+    from seqlstm.cli.builders import build_datamodule
     from seqlstm.cli.train import train
     from seqlstm.tasks import load_task
     from tests.conftest import FAST_WITH_CALLBACKS

@@ -157,7 +157,7 @@ def test_export_cli_writes_onnx_torchscript_and_metadata(tmp_path):
 
 
 def test_export_cli_refuses_unknown_formats(tmp_path):
-    from seqlstm.cli import export as export_cli
+    from seqlstm.cli.scripts import export as export_cli
 
     ckpt = tiny_lm_checkpoint(tmp_path / "lm", steps=1)
     error = run_main(export_cli, f"ckpt_path={ckpt}", "formats=[onnx,tflite]", cwd=tmp_path)

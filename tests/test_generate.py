@@ -99,7 +99,7 @@ def test_bad_temperature_is_one_line_and_exit_2(checkpoint, tmp_path):
     ("prompt='héllo'", "prompt: characters not in the vocabulary: 'é' (1 occurrences)"),
 ])
 def test_bad_generation_input_is_one_line_and_exit_2(checkpoint, tmp_path, override, message):
-    from seqlstm.cli import generate
+    from seqlstm.cli.scripts import generate
 
     error = run_main(generate, f"ckpt_path={checkpoint}", "length=5", override, cwd=tmp_path)
     assert error == f"error: {message}"

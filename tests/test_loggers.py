@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
-from seqlstm.cli.run import build_loggers
+from seqlstm.cli.builders import build_loggers
 from seqlstm.cli.train import train
 from seqlstm.errors import ConfigError
 from seqlstm.tracking.wandb import WandbLogger, choose_mode
@@ -77,7 +77,8 @@ def test_wandb_options_are_checked():
 
 @pytest.mark.slow
 def test_choosing_csv_never_imports_wandb(tmp_path):
-    code = ("import sys; from seqlstm.cli.run import build_loggers; from seqlstm.cli import train; "
+    code = ("import sys; from seqlstm.cli.builders import build_loggers; "
+            "from seqlstm.cli import train; "
             "from omegaconf import OmegaConf; "
             f"build_loggers(OmegaConf.create({{'csv': {{'_target_': "
             f"'lightning.pytorch.loggers.CSVLogger', 'save_dir': '{tmp_path}'}}}})); "

@@ -18,7 +18,7 @@ from fc_data import ForecastData
 from fc_model import add_model_args, latency_ms
 from seqlstm_run import compose_run
 
-from seqlstm.cli.run import build_datamodule, build_loggers, build_trainer, data_record
+from seqlstm.cli.builders import build_datamodule, build_loggers, build_trainer, data_record
 from seqlstm.configs import plain
 from seqlstm.inference import Predictor
 from seqlstm.tasks import build_task

@@ -12,7 +12,7 @@ import torch
 from common import StepClock, emit, lm_parser, set_torch_threads
 from seqlstm_run import compose_run
 
-from seqlstm.cli.run import build_datamodule, build_loggers, build_trainer, data_record
+from seqlstm.cli.builders import build_datamodule, build_loggers, build_trainer, data_record
 from seqlstm.configs import plain
 from seqlstm.tasks import build_task
 

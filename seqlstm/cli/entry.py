@@ -1,8 +1,14 @@
-"""The shared wrapper of every console script: Hydra config, one-line errors."""
+"""The shared wrapper of every console script: Hydra config, one-line errors, light start-up.
+
+A console script imports Hydra, the config helpers and nothing heavier until Hydra has
+composed its config: ``--help``, ``--cfg job`` and Hydra's own errors answer before torch or
+Lightning is imported. The command itself (``module:function``) is imported when it runs.
+"""
 
 from __future__ import annotations
 
 import functools
+import importlib
 import os
 import sys
 from collections.abc import Callable
@@ -18,6 +24,7 @@ from seqlstm.distributed.launch import rank_overrides
 from seqlstm.errors import SeqlstmError
 
 EXIT_BAD_INPUT = 2
+Command = Callable[[DictConfig], Any]
 
 
 def exit_bad_input(err: SeqlstmError) -> NoReturn:
@@ -26,34 +33,43 @@ def exit_bad_input(err: SeqlstmError) -> NoReturn:
     sys.exit(EXIT_BAD_INPUT)
 
 
-def hydra_entry(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Callable[[], Any]]:
-    """Turn ``fn(cfg)`` into a Hydra console script over seqlstm's ``conf/<config_name>.yaml``.
+def console_script(config_name: str, command: str | Command) -> Callable[[], Any]:
+    """A Hydra console script over seqlstm's ``conf/<config_name>.yaml`` that runs
+    ``command(cfg)`` (a function, or ``"module:function"`` imported once the config is
+    composed).
 
     Bad input (any :class:`SeqlstmError`) ends the process with one ``error:`` line on stderr
     and exit status 2, instead of a traceback; in a multirun it is raised, so that the sweeper
     records the job as failed. A rank above 0 started by torchrun or srun writes no
-    ``.hydra/`` folder (see :func:`seqlstm.distributed.rank_overrides`).
+    ``.hydra/`` folder (see :func:`seqlstm.distributed.launch.rank_overrides`).
     """
 
-    def decorator(fn: Callable[[DictConfig], Any]) -> Callable[[], Any]:
-        @functools.wraps(fn)
-        def task(cfg: DictConfig) -> Any:
-            try:
-                return fn(cfg)
-            except SeqlstmError as err:
-                if HydraConfig.get().mode == RunMode.MULTIRUN:
-                    print(f"error: {err}", file=sys.stderr)
-                    raise
-                exit_bad_input(err)
+    def task(cfg: DictConfig) -> Any:
+        try:
+            return resolve_command(command)(cfg)
+        except SeqlstmError as err:
+            if HydraConfig.get().mode == RunMode.MULTIRUN:
+                print(f"error: {err}", file=sys.stderr)
+                raise
+            exit_bad_input(err)
 
-        hydra_main = hydra.main(version_base="1.3", config_path=str(config_dir()),
-                                config_name=config_name)(task)
+    # Hydra names the job (and its log file, e.g. train.log) after the task's module
+    task.__module__ = command.partition(":")[0] if isinstance(command, str) else \
+        command.__module__
+    hydra_main = hydra.main(version_base="1.3", config_path=str(config_dir()),
+                            config_name=config_name)(task)
 
-        @functools.wraps(fn)
-        def entry() -> Any:
-            sys.argv.extend(rank_overrides(os.environ, sys.argv[1:]))
-            return hydra_main()
+    @functools.wraps(task)
+    def entry() -> Any:
+        sys.argv.extend(rank_overrides(os.environ, sys.argv[1:]))
+        return hydra_main()
 
-        return entry
+    return entry
 
-    return decorator
+
+def resolve_command(command: str | Command) -> Command:
+    """``command`` itself, or the function a ``"module:function"`` string names."""
+    if callable(command):
+        return command
+    module, _, name = command.partition(":")
+    return getattr(importlib.import_module(module), name)

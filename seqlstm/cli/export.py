@@ -6,7 +6,6 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from seqlstm.cli.entry import hydra_entry
 from seqlstm.configs import plain
 from seqlstm.errors import ConfigError
 from seqlstm.export import FORMATS, export
@@ -27,11 +26,12 @@ def export_checkpoint(cfg: DictConfig) -> list[Path]:
     return export(task, folder, cfg.name or checkpoint.stem, tuple(formats), opset=cfg.opset)
 
 
-@hydra_entry("export")
-def main(cfg: DictConfig) -> None:
+def command(cfg: DictConfig) -> None:
     for path in export_checkpoint(cfg):
         print(path)
 
 
 if __name__ == "__main__":
-    main()
+    from seqlstm.cli.scripts import export
+
+    export()

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from seqlstm.cli.entry import hydra_entry
 from seqlstm.tasks import LanguageModel, load_task
 from seqlstm.validation import validate_generate
 
@@ -21,8 +20,7 @@ def generate(cfg: DictConfig) -> list[str]:
     return [cfg.prompt + sample for sample in samples]
 
 
-@hydra_entry("generate")
-def main(cfg: DictConfig) -> None:
+def command(cfg: DictConfig) -> None:
     samples = generate(cfg)
     text = samples[0] if len(samples) == 1 else "\n".join(
         f"--- sample {index} ---\n{sample}" for index, sample in enumerate(samples, 1))
@@ -32,4 +30,6 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from seqlstm.cli.scripts import generate
+
+    generate()

@@ -2,48 +2,26 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
-from typing import Any
 
-import lightning as L
 import pandas as pd
 from omegaconf import DictConfig
 
-from seqlstm.cli.entry import hydra_entry
-from seqlstm.cli.run import build_datamodule
+from seqlstm.cli.builders import inference_trainer, rebuild_from_checkpoint
 from seqlstm.configs import plain
-from seqlstm.errors import CheckpointError
-from seqlstm.targets import resolve_class
-from seqlstm.tasks import SequenceTask, load_task
-
-log = logging.getLogger(__name__)
 
 
 def predict(cfg: DictConfig) -> tuple[pd.DataFrame, list[Path]]:
     """Predict ``cfg.data_path`` (default: the checkpoint's own data) with ``cfg.ckpt_path``.
 
-    The data module is rebuilt from the checkpoint's data record with the fitted state of its
-    spec (``fitted``), so new data is scaled exactly as the training data was. Writes
-    ``predictions.csv`` (and a plot when the data module draws one) into ``cfg.output_dir``;
-    returns the table and the files written.
+    Writes ``predictions.csv`` (and a plot when the data module draws one) into
+    ``cfg.output_dir``; returns the table and the files written.
     """
-    task = load_task(cfg.ckpt_path, SequenceTask)
-    record = dict(task.hparams.get("data") or {})
-    if not record:
-        raise CheckpointError(f"{cfg.ckpt_path}: records no data config to predict with")
-    overrides: dict[str, Any] = {**plain(cfg.data), "fitted": task.spec.extra,
-                                 "predict_path": cfg.data_path}
-    if cfg.batch_size:
-        overrides["batch_size"] = cfg.batch_size
-    if not hasattr(resolve_class(record.get("_target_", ""), L.LightningDataModule,
-                                 "data._target_"), "format_predictions"):
-        raise CheckpointError(f"{cfg.ckpt_path}: its data module {record['_target_']} does not "
-                              "predict new data (it has no format_predictions)")
-    datamodule = build_datamodule({**record, **overrides})
-    trainer = L.Trainer(accelerator=cfg.trainer.accelerator, devices=cfg.trainer.devices,
-                        logger=False, enable_checkpointing=False, enable_progress_bar=False)
-    outputs = trainer.predict(task, datamodule=datamodule)
+    task, datamodule = rebuild_from_checkpoint(cfg.ckpt_path, "predict new data",
+                                               "format_predictions", **plain(cfg.data),
+                                               predict_path=cfg.data_path,
+                                               batch_size=cfg.batch_size)
+    outputs = inference_trainer(cfg.trainer).predict(task, datamodule=datamodule)
     frame = datamodule.format_predictions(outputs)
     out_dir = Path(cfg.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -54,8 +32,8 @@ def predict(cfg: DictConfig) -> tuple[pd.DataFrame, list[Path]]:
     return frame, written
 
 
-@hydra_entry("predict")
-def main(cfg: DictConfig) -> None:
+def command(cfg: DictConfig) -> None:
+    """Print the first rows and the files written."""
     frame, written = predict(cfg)
     print(frame.head(20).to_string(index=False))
     for path in written:
@@ -63,4 +41,6 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from seqlstm.cli.scripts import predict
+
+    predict()

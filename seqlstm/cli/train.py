@@ -11,15 +11,14 @@ from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
-from seqlstm.cli.entry import hydra_entry
-from seqlstm.cli.resume import resolve_ckpt_path
-from seqlstm.cli.run import (
+from seqlstm.cli.builders import (
     build_callbacks,
     build_datamodule,
     build_loggers,
     build_trainer,
     data_record,
 )
+from seqlstm.cli.resume import resolve_ckpt_path
 from seqlstm.configs import plain
 from seqlstm.errors import ConfigError
 from seqlstm.tasks import LanguageModel, SequenceTask, build_task, read_checkpoint
@@ -102,8 +101,7 @@ def report(cfg: DictConfig, model: SequenceTask, trainer: L.Trainer, metrics: di
     show_summary(metrics, best, trainer.loggers, files, sample)
 
 
-@hydra_entry("train")
-def main(cfg: DictConfig) -> Any:
+def command(cfg: DictConfig) -> Any:
     metrics = train(cfg)
     name = cfg.get("optimized_metric")
     if name and name not in metrics:
@@ -117,4 +115,6 @@ def main(cfg: DictConfig) -> Any:
 
 
 if __name__ == "__main__":
-    main()
+    from seqlstm.cli.scripts import train
+
+    train()

@@ -1,4 +1,5 @@
-"""Building the pieces of a run from a composed config: data, task, callbacks, loggers, trainer."""
+"""Builders: the pieces of a run from a composed config (data, callbacks, loggers, trainer), and
+a trained run rebuilt from its checkpoint alone (:func:`rebuild_from_checkpoint`)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from omegaconf import DictConfig
 from seqlstm.checkpoint_io import SafeCheckpointIO
 from seqlstm.configs import plain
 from seqlstm.distributed import check_launch
-from seqlstm.errors import ConfigError, SeqlstmError
+from seqlstm.errors import CheckpointError, ConfigError, SeqlstmError
 from seqlstm.targets import qualified_name, resolve_class
+from seqlstm.tasks import SequenceTask, load_task
 
 
 def build_datamodule(data_cfg: DictConfig | dict[str, Any],
@@ -73,3 +75,34 @@ def _build(entry: DictConfig, base: type, key: str) -> Any:
         return instantiate_checked(entry)
     except ConfigError as err:
         raise err.within(key) from None
+
+
+def rebuild_from_checkpoint(ckpt_path: str, command: str, needs: str | None = None,
+                            **data_overrides: Any) -> tuple[SequenceTask, L.LightningDataModule]:
+    """The task saved at ``ckpt_path`` and its data module, rebuilt from the checkpoint's data
+    record with the fitted state of its spec (vocabulary, scalers, labels), so new data is read
+    exactly as the training data was. ``data_overrides`` replace keys of the data config
+    (``path``, ``predict_path``, ``batch_size``...; None values are left out); ``command``
+    names what the rebuild is for in errors (``evaluate``, ``predict``...); ``needs`` names a
+    method the data module class must have for it, checked before any data is read."""
+    task = load_task(ckpt_path, SequenceTask)
+    record = dict(task.hparams.get("data") or {})
+    if not record:
+        raise CheckpointError(f"{ckpt_path}: records no data config to {command}")
+    data_class = resolve_class(record.get("_target_", ""), L.LightningDataModule, "data._target_")
+    if needs and not hasattr(data_class, needs):
+        raise CheckpointError(f"{ckpt_path}: its data module {record['_target_']} does not "
+                              f"{command} (it has no {needs})")
+    fitted: dict[str, Any] = {}
+    if task.spec.vocab is not None:
+        fitted["vocab"] = task.spec.vocab
+    if task.spec.extra:
+        fitted["fitted"] = task.spec.extra
+    overrides = {key: value for key, value in data_overrides.items() if value is not None}
+    return task, build_datamodule({**record, **fitted, **overrides})
+
+
+def inference_trainer(trainer_cfg: Any) -> L.Trainer:
+    """A bare trainer for evaluation and prediction: no logger, checkpoints or progress bar."""
+    return L.Trainer(accelerator=trainer_cfg.accelerator, devices=trainer_cfg.devices,
+                     logger=False, enable_checkpointing=False, enable_progress_bar=False)
