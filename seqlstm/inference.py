@@ -10,7 +10,7 @@
   at the cost of one recurrent step.
 
 Tasks decide what a step's prediction is through :meth:`SequenceTask.step`
-(:mod:`seqlstm.tasks.stateful`); everything here works for any task.
+(:mod:`seqlstm.tasks.base`); everything here works for any task.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from seqlstm.cli.resume import resolve_ckpt_path
 from seqlstm.cli.train import train
 from seqlstm.errors import CheckpointError
 from seqlstm.tasks import read_checkpoint
-from seqlstm.tasks.stateful import CARRIED_KEY
+from seqlstm.tasks.carried import CARRIED_KEY
 from tests.conftest import run_cli
 from tests.reliability import (
     assert_same_tensors,

@@ -133,9 +133,9 @@ def test_state_is_carried_detached_and_reset(small_text):
 
     # a stream restart zeroes its rows; a batch that restarts every stream starts from zeros
     restart = {**second, "reset": torch.tensor([False, True, False, True])}
-    h, _ = model.stream_state(restart, "train")
+    h, _ = model.carried.start(restart, "train", False)
     assert h[:, 1].abs().sum() == 0 and h[:, 3].abs().sum() == 0 and h[:, 0].abs().sum() > 0
-    assert model.stream_state(first, "train") is None  # how every epoch starts
+    assert model.carried.start(first, "train", False) is None  # how every epoch starts
 
 
 def test_each_epoch_starts_from_zero_state(small_text):
@@ -145,7 +145,8 @@ def test_each_epoch_starts_from_zero_state(small_text):
 
     class Probe(L.Callback):
         def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-            seen.append((trainer.current_epoch, batch_idx, pl_module.stream_state(batch, "train")))
+            start = pl_module.carried.start(batch, "train", False)
+            seen.append((trainer.current_epoch, batch_idx, start))
 
     quiet_trainer(max_epochs=2, limit_train_batches=3, limit_val_batches=0,
                   callbacks=[Probe()]).fit(model, datamodule=data)
@@ -172,7 +173,7 @@ def test_stateful_refuses_bidirectional_encoder():
     model = tagger(bidirectional=True)  # a language model refuses a backward direction anyway
     batch = {"inputs": torch.randn(2, 4, 3), "reset": torch.tensor([True, False])}
     with pytest.raises(ConfigError, match=r"model\.encoder\.bidirectional' must be false with"):
-        model.stream_state(batch, "train")
+        model.step_outputs(batch, "train")
 
 
 # -- chunked truncation with manual optimisation ------------------------------------------------

@@ -1,17 +1,17 @@
 """The base LightningModule: input layer, encoder, shared step, metrics and optimisers.
 
-Subclasses differ only in head, loss and metrics (:meth:`build_head`, :meth:`loss`,
-:meth:`build_metrics`, :meth:`update_metrics`). Constructor arguments are plain data (the data
-spec, the encoder and optimiser configs), so checkpoints load with ``weights_only=True``.
+Subclasses define their head, loss and metrics (:meth:`build_head`, :meth:`loss`,
+:meth:`build_metrics`, :meth:`update_metrics`); a task whose batches carry more than ``inputs``
+(a forecaster's known-future covariates) also overrides :meth:`step_outputs`, and tasks that
+predict new data override ``predict_step`` (the prediction contract in :mod:`seqlstm.spec`).
+Constructor arguments are plain data (the data spec, the encoder and optimiser configs), so
+checkpoints load with ``weights_only=True``.
 
-Prediction contract (``seqlstm-predict``), between a task and its data module:
-
-- the data module takes ``fitted`` (None at training: fit on the train split; at evaluation and
-  prediction the CLI passes the checkpoint's ``spec.extra``) and ``predict_path`` (a file of new
-  data), and provides ``predict_dataloader()``;
-- the task's :meth:`predict_step` returns a ``dict[str, Tensor]`` per batch, in original units;
-- the data module's ``format_predictions(outputs: list[dict]) -> pandas.DataFrame`` turns the
-  collected outputs into a table (and may offer ``plot_predictions(frame, path)``).
+Where state lives: :attr:`SequenceTask.carried` (a :class:`~seqlstm.tasks.carried.CarriedState`)
+holds the hidden state of stateful streams between batches, and :attr:`SequenceTask.tbptt` (a
+:class:`~seqlstm.tasks.tbptt.TruncatedBPTT`, when ``tbptt_steps`` is set) trains long batches
+in chunks under manual optimisation. :meth:`SequenceTask.step` is the one-step call that
+generation, streaming and export build on.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from seqlstm.errors import ConfigError, check_int, check_number
 from seqlstm.nn import EncoderConfig, HiddenState, RecurrentEncoder, embedding_dropout
 from seqlstm.spec import DataSpec
 from seqlstm.targets import qualified_name, resolve_class
-from seqlstm.tasks.stateful import StatefulMixin
+from seqlstm.tasks.carried import CarriedState
+from seqlstm.tasks.tbptt import TruncatedBPTT
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -39,7 +40,7 @@ DEFAULT_OPTIMIZER = {"_target_": "torch.optim.Adam", "_partial_": True, "lr": 2e
 CHECKPOINT_TASK_KEY = "seqlstm_task"
 
 
-class SequenceTask(StatefulMixin, L.LightningModule):
+class SequenceTask(L.LightningModule):
     """A recurrent model for one kind of target, built from a :class:`DataSpec`.
 
     Args:
@@ -52,7 +53,7 @@ class SequenceTask(StatefulMixin, L.LightningModule):
         embedding_dropout: probability of dropping a whole token type's embedding.
         data: the data config that produced ``spec``; travels in checkpoints for evaluation.
         tbptt_steps: cut each training batch into chunks of this many steps, one optimiser step
-            each (manual optimisation; see :mod:`seqlstm.tasks.stateful`). None: whole batches.
+            each (manual optimisation; see :mod:`seqlstm.tasks.tbptt`). None: whole batches.
         gradient_clip_val: clip the gradient norm to this (with ``tbptt_steps``, where Lightning
             refuses ``trainer.gradient_clip_val``, this is the way to clip).
     """
@@ -86,7 +87,10 @@ class SequenceTask(StatefulMixin, L.LightningModule):
         check_number("model.gradient_clip_val", gradient_clip_val, 0, low_open=True,
                      optional=True)
         self.automatic_optimization = tbptt_steps is None
-        self.carried = {}
+        #: the hidden state of stateful streams, carried from batch to batch
+        self.carried = CarriedState()
+        #: chunked truncated BPTT (manual optimisation), when ``tbptt_steps`` is set
+        self.tbptt = TruncatedBPTT(tbptt_steps, gradient_clip_val) if tbptt_steps else None
         check_number("model.embedding_dropout", embedding_dropout, 0, 1, high_open=True)
         if self.spec.input_kind == "tokens":
             check_int("model.embedding_dim", embedding_dim, 1)
@@ -129,9 +133,9 @@ class SequenceTask(StatefulMixin, L.LightningModule):
         """The head's outputs for a batch of ``stage``, starting from (and keeping) the carried
         state when the batch continues stateful streams; override when a task reads more than
         ``inputs``."""
-        state = self.stream_state(batch, stage)
+        state = self.carried.start(batch, stage, self.encoder.config.bidirectional)
         outputs, state = self(batch["inputs"], state, lengths=batch.get("lengths"))
-        self.carry_state(stage, batch, state)
+        self.carried.keep(stage, batch, state)
         return outputs
 
     def batch_weight(self, batch: Batch) -> int:
@@ -197,7 +201,8 @@ class SequenceTask(StatefulMixin, L.LightningModule):
                           on_step=False, on_epoch=True)
 
     def on_train_epoch_end(self) -> None:
-        super().on_train_epoch_end()
+        if self.tbptt is not None:
+            self.tbptt.step_schedulers(self, "epoch")
         self.log_epoch_metrics("train")
 
     def on_validation_epoch_end(self) -> None:
@@ -207,8 +212,8 @@ class SequenceTask(StatefulMixin, L.LightningModule):
         self.log_epoch_metrics("test")
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        if not self.automatic_optimization:
-            return self.truncated_training_step(batch)
+        if self.tbptt is not None:
+            return self.tbptt.training_step(self, batch)
         return self.shared_step(batch, "train")
 
     def validation_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
@@ -233,7 +238,36 @@ class SequenceTask(StatefulMixin, L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint[CHECKPOINT_TASK_KEY] = qualified_name(type(self))
-        self.save_carried_state(checkpoint)
+        self.carried.save(checkpoint, self.trainer.world_size, self.all_gather)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.load_carried_state(checkpoint)
+        world_size, rank = (self.trainer.world_size, self.trainer.global_rank) \
+            if self._trainer is not None else (1, 0)
+        self.carried.load(checkpoint, world_size, rank)
+
+    def configure_gradient_clipping(self, optimizer: torch.optim.Optimizer,
+                                    gradient_clip_val: float | None = None,
+                                    gradient_clip_algorithm: str | None = None) -> None:
+        """Automatic optimisation: clip with ``model.gradient_clip_val`` or the trainer's."""
+        own = self.hparams.gradient_clip_val
+        if own is not None and gradient_clip_val is not None:
+            raise ConfigError("model.gradient_clip_val", "null when trainer.gradient_clip_val is "
+                              "set (clip in one place)", own)
+        if own is not None:
+            gradient_clip_val, gradient_clip_algorithm = own, "norm"
+        self.clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
+
+    # -- one step at a time -------------------------------------------------------------------
+    def step(self, inputs: torch.Tensor, state: HiddenState | None
+             ) -> tuple[torch.Tensor, HiddenState]:
+        """One recurrent step: ``(B, 1)`` ids or ``(B, 1, F)`` features -> the prediction for
+        the next step ``(B, ...)`` (the head's output at this step) and the new state."""
+        outputs, state = self(inputs, state)
+        return outputs[:, -1], state
+
+    def predict_step(self, batch: Batch, batch_idx: int = 0) -> Any:
+        """The head's outputs for every step of ``batch["inputs"]``, from a zero state. Tasks
+        that predict new data through ``seqlstm-predict`` override this and return named
+        tensors in original units (the prediction contract in :mod:`seqlstm.spec`)."""
+        outputs, _ = self(batch["inputs"], lengths=batch.get("lengths"))
+        return outputs
