@@ -2,16 +2,21 @@
 
 An exported model is a pure function of one chunk of inputs and the state it starts from::
 
-    LSTM:      (inputs, h, c) -> (outputs, h_next, c_next)
-    GRU, RNN:  (inputs, h)    -> (outputs, h_next)
+    LSTM:      (inputs, h, c[, extra]) -> (outputs, h_next, c_next)
+    GRU, RNN:  (inputs, h[, extra])    -> (outputs, h_next)
 
     inputs   (B, T) int64 token ids, or (B, T, F) float32 features    B, T dynamic
     h, c     (L * D, B, H) float32; zeros to start a sequence          L layers, D directions
-    outputs  (B, T, ...) the task head's outputs at every step
+    extra    what the head reads besides features (a direct forecaster's known-future
+             covariates ``future`` (B, horizon, C)), in ``task.export_inputs()`` order
+    outputs  the task head's outputs: (B, T, ...) at every step for a language model, a tagger
+             or an autoregressive forecaster (in standardised units); (B, C) class logits of
+             the chunk's pooled steps for a classifier; (B, horizon, W) for a direct forecaster
 
 Feeding ``h_next`` (and ``c_next``) back in with the next chunk (``T = 1`` for one step at a
 time) continues the sequence exactly as the PyTorch model does. Bidirectional encoders export
-too, but only whole sequences are meaningful for them (the backward direction reads the future).
+too, but only whole sequences are meaningful for them (the backward direction reads the future),
+and so are a classifier's ``mean``/``max`` pooling (they pool the chunk, not the sequence).
 A ``.json`` file next to the exports records the names, shapes, data spec and vocabulary.
 """
 
@@ -41,9 +46,9 @@ class StepModule(nn.Module):
 
     def __init__(self, task: SequenceTask) -> None:
         super().__init__()
-        if type(task).forward is not SequenceTask.forward:
-            raise SeqlstmError(f"{type(task).__name__} overrides forward(); export covers "
-                               "tasks that compute head(encoder(embed(inputs), state))")
+        refusal = task.export_refusal()
+        if refusal is not None:
+            raise SeqlstmError(f"cannot export: {refusal}")
         # the task's parts, not the LightningModule itself: tracing reads every attribute of
         # every submodule, and a LightningModule's `trainer` raises outside a Trainer
         self.embedding = task.embedding if task.embedding is not None else nn.Identity()
@@ -51,17 +56,20 @@ class StepModule(nn.Module):
         self.spec = task.spec
         self.task_name = qualified_name(type(task))
         self.is_lstm = task.encoder.config.cell == "lstm"
+        self.extra_inputs = task.export_inputs()
         self.train(False)
 
     @property
     def state_names(self) -> list[str]:
         return ["h", "c"] if self.is_lstm else ["h"]
 
-    def forward(self, inputs: torch.Tensor, *state: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def forward(self, inputs: torch.Tensor, *rest: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        count = len(self.state_names)
+        state, extra = rest[:count], rest[count:]
         # (B, T) ids -> (B, T, E), or (B, T, F) features unchanged
         features, next_state = self.encoder(self.embedding(inputs),
                                             tuple(state) if self.is_lstm else state[0])
-        outputs = self.head(features)  # (B, T, H) -> (B, T, ...)
+        outputs = self.head(features, *extra)  # (B, T, H) -> the head's outputs
         return (outputs, *(next_state if self.is_lstm else (next_state,)))
 
     def zero_state(self, batch_size: int) -> tuple[torch.Tensor, ...]:
@@ -80,7 +88,8 @@ class StepModule(nn.Module):
             inputs = torch.randint(0, spec.input_size, (batch_size, steps))
         else:
             inputs = torch.randn(batch_size, steps, spec.input_size)
-        return (inputs, *self.zero_state(batch_size))
+        extra = [torch.randn(batch_size, *shape[1:]) for shape in self.extra_inputs.values()]
+        return (inputs, *self.zero_state(batch_size), *extra)
 
     def signature(self) -> dict[str, Any]:
         """Names, dtypes and shapes of the exported inputs and outputs, as plain data."""
@@ -91,7 +100,7 @@ class StepModule(nn.Module):
                   else ["batch", "time", spec.input_size]}
         state = {name: [rows, "batch", widths[name]] for name in self.state_names}
         return {"task": self.task_name,
-                "inputs": {**inputs, **state},
+                "inputs": {**inputs, **state, **self.extra_inputs},
                 "outputs": ["outputs", *(f"{name}_next" for name in self.state_names)],
                 "input_dtype": "int64" if spec.input_kind == "tokens" else "float32",
                 "bidirectional": config.bidirectional,
@@ -120,10 +129,12 @@ def export_onnx(task: SequenceTask, path: str | Path, opset: int = 17) -> Path:
     if module.encoder.config.proj_size:
         raise SeqlstmError("model.encoder.proj_size > 0: ONNX has no LSTM with projections; "
                            "export this model with formats=[torchscript]")
-    inputs = ["inputs", *module.state_names]
+    inputs = ["inputs", *module.state_names, *module.extra_inputs]
     outputs = ["outputs", *(f"{name}_next" for name in module.state_names)]
-    axes = {"inputs": {0: "batch", 1: "time"}, "outputs": {0: "batch", 1: "time"},
-            **{name: {1: "batch"} for name in inputs[1:] + outputs[1:]}}
+    steps_out = {0: "batch", 1: "time"} if task.per_step_outputs else {0: "batch"}
+    axes = {"inputs": {0: "batch", 1: "time"}, "outputs": steps_out,
+            **{name: {1: "batch"} for name in [*module.state_names, *outputs[1:]]},
+            **{name: {0: "batch"} for name in module.extra_inputs}}
     with torch.no_grad(), _quiet():
         torch.onnx.export(module, module.example(), str(path), input_names=inputs,
                           output_names=outputs, dynamic_axes=axes, opset_version=opset,

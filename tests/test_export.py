@@ -12,7 +12,7 @@ import torch
 from seqlstm.data import DataSpec
 from seqlstm.errors import SeqlstmError
 from seqlstm.export import StepModule, export, export_onnx
-from seqlstm.tasks import LanguageModel
+from seqlstm.tasks import Classifier, Forecaster, LanguageModel, Tagger
 from tests.checkpoints import tagger, tiny_lm_checkpoint
 from tests.conftest import run_cli
 from tests.probes import run_main
@@ -56,8 +56,8 @@ def onnx_runner(path):
     session = ort.InferenceSession(str(path))
     names = [i.name for i in session.get_inputs()]
 
-    def run(inputs, *state):
-        feeds = dict(zip(names, [inputs.numpy(), *(s.numpy() for s in state)], strict=True))
+    def run(inputs, *rest):
+        feeds = dict(zip(names, [inputs.numpy(), *(s.numpy() for s in rest)], strict=True))
         return [torch.from_numpy(out) for out in session.run(None, feeds)]
 
     return run
@@ -98,6 +98,59 @@ def test_onnx_and_torchscript_match_pytorch_over_a_stateful_rollout(name, kind, 
         assert (outputs - expected).abs().max() < 1e-5
         for got, want in zip(state, expected_state, strict=True):
             assert (got - want).abs().max() < 1e-5
+
+
+def every_task(name: str):
+    """Each task class of seqlstm, untrained and seeded, with its exported extra inputs."""
+    torch.manual_seed(0)
+    encoder = {"hidden_size": 10, "num_layers": 2}
+    if name == "language_model":
+        return language_model(cell="lstm", num_layers=2)
+    if name == "classifier":
+        spec = DataSpec("real", "class", input_size=3, output_size=4, variable_length=True)
+        return Classifier(spec=spec.as_dict(), encoder={**encoder, "cell": "gru"}).eval()
+    if name == "tagger":
+        spec = DataSpec("real", "step_class", input_size=3, output_size=5, variable_length=True)
+        return Tagger(spec=spec.as_dict(), encoder=encoder).eval()
+    extra = {"targets": ["y"], "past_covariates": ["p"], "future_covariates": ["f"]}
+    spec = DataSpec("real", "real", input_size=3, output_size=1, horizon=4, extra=extra)
+    strategy = "direct" if name == "direct_forecaster" else "autoregressive"
+    return Forecaster(spec=spec.as_dict(), encoder=encoder, strategy=strategy,
+                      loss="gaussian_nll").eval()
+
+
+TASKS = ["language_model", "classifier", "tagger", "direct_forecaster",
+         "autoregressive_forecaster"]
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_every_task_exports_and_matches_pytorch_with_the_state_carried(name, tmp_path):
+    task = every_task(name)
+    export(task, tmp_path, name)
+    inputs = random_inputs(task, batch=3, steps=STEPS)
+    extra = [torch.randn(3, *shape[1:]) for shape in task.export_inputs().values()]
+    expected, state = [], None  # PyTorch: the task's own encoder and head, state carried
+    with torch.no_grad():
+        for t in range(STEPS):
+            features, state = task.features(inputs[:, t : t + 1], state)
+            expected.append(task.head(features, *extra))
+    final = list(state) if isinstance(state, tuple) else [state]
+    scripted = torch.jit.load(str(tmp_path / f"{name}.pt"))
+    for run in (onnx_runner(tmp_path / f"{name}.onnx"), scripted):
+        carried = list(StepModule(task).zero_state(3))
+        for t in range(STEPS):
+            out, *carried = run(inputs[:, t : t + 1], *carried, *extra)
+            assert out.shape == expected[t].shape
+            assert (out - expected[t]).abs().max() < 1e-5, f"step {t}"
+        for got, want in zip(carried, final, strict=True):
+            assert (got - want).abs().max() < 1e-5
+
+
+def test_a_relative_forecaster_is_refused_by_name(tmp_path):
+    spec = DataSpec("real", "real", input_size=1, output_size=1, horizon=2)
+    task = Forecaster(spec=spec.as_dict(), encoder={"hidden_size": 4}, relative=True)
+    with pytest.raises(SeqlstmError, match="cannot export: a relative forecaster"):
+        export(task, tmp_path, "relative")
 
 
 @pytest.mark.parametrize("name", sorted(BIDIRECTIONAL))

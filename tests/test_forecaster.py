@@ -46,8 +46,8 @@ def hand_spec(loss_width: int = 1) -> dict:
 
 def constant_head(task: Forecaster, bias: list[float]) -> None:
     with torch.no_grad():
-        task.head.weight.zero_()
-        task.head.bias.copy_(torch.tensor(bias))
+        task.head.proj.weight.zero_()
+        task.head.proj.bias.copy_(torch.tensor(bias))
 
 
 def hand_batch() -> dict[str, torch.Tensor]:

@@ -2,12 +2,13 @@
 
 from seqlstm.nn.dropout import LockedDropout, embedding_dropout
 from seqlstm.nn.encoder import EncoderConfig, HiddenState, RecurrentEncoder, RecurrentLayer
-from seqlstm.nn.heads import StepHead, TiedDecoder
+from seqlstm.nn.heads import DirectHead, StepHead, TiedDecoder
 from seqlstm.nn.pooling import POOLINGS, PooledHead, SequencePool, last_step, valid_mask
 from seqlstm.nn.state import detach_state, map_state, reset_rows, state_to
 
 __all__ = [
     "POOLINGS",
+    "DirectHead",
     "EncoderConfig",
     "HiddenState",
     "LockedDropout",

@@ -34,3 +34,24 @@ class TiedDecoder(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # (B, T, F) -> (B, T, E) -> (B, T, V)
         return nn.functional.linear(self.down(x), self.embedding.weight, self.bias)
+
+
+class DirectHead(nn.Module):
+    """A whole horizon at once from the last valid step (the direct forecasting strategy):
+    features ``(B, T, F)`` and known-future covariates ``(B, horizon, C)`` -> ``(B, horizon,
+    width)``."""
+
+    def __init__(self, in_features: int, horizon: int, width: int, future: int = 0) -> None:
+        super().__init__()
+        self.horizon, self.width, self.future = horizon, width, future
+        self.proj = nn.Linear(in_features + horizon * future, horizon * width)
+
+    def forward(self, x: torch.Tensor, future: torch.Tensor | None = None,
+                lengths: torch.Tensor | None = None) -> torch.Tensor:
+        if lengths is None:
+            last = x[:, -1]  # (B, F)
+        else:  # the last valid step, not the padding
+            last = x[torch.arange(x.size(0), device=x.device), lengths.to(x.device) - 1]
+        if self.future:
+            last = torch.cat([last, future.flatten(1)], dim=-1)  # (B, F + horizon * C)
+        return self.proj(last).view(-1, self.horizon, self.width)

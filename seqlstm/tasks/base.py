@@ -151,6 +151,30 @@ class SequenceTask(L.LightningModule):
         """Named matplotlib figures made from the first validation batch; none here."""
         return {}
 
+    # -- what export needs to know (seqlstm.export) ----------------------------------------
+    @property
+    def per_step_outputs(self) -> bool:
+        """Whether the head answers at every step ``(B, T, ...)`` (True here) or once per
+        sequence or chunk (a classifier's ``(B, C)``, a direct forecaster's horizon)."""
+        return True
+
+    #: a subclass whose ``forward`` still computes ``head(encoder(embed(inputs), state))`` when
+    #: given no lengths (e.g. one that only adds packing) sets this to True
+    forward_is_head_of_encoder = False
+
+    def export_inputs(self) -> dict[str, list[int | str]]:
+        """Inputs the head reads besides the encoder's features (name -> shape), passed after
+        the state in exported models; none here."""
+        return {}
+
+    def export_refusal(self) -> str | None:
+        """Why this task cannot be exported as ``head(encoder(embed(inputs), state),
+        *export_inputs)``, or None."""
+        if type(self).forward is not SequenceTask.forward and not self.forward_is_head_of_encoder:
+            return (f"{type(self).__name__} overrides forward(); export covers tasks that "
+                    "compute head(encoder(embed(inputs), state))")
+        return None
+
     # -- the shared parts -------------------------------------------------------------------
     def embed(self, inputs: torch.Tensor) -> torch.Tensor:
         """``(B, T)`` ids -> ``(B, T, E)``, or real ``(B, T, F)`` unchanged."""
@@ -260,10 +284,11 @@ class SequenceTask(L.LightningModule):
     # -- one step at a time -------------------------------------------------------------------
     def step(self, inputs: torch.Tensor, state: HiddenState | None
              ) -> tuple[torch.Tensor, HiddenState]:
-        """One recurrent step: ``(B, 1)`` ids or ``(B, 1, F)`` features -> the prediction for
-        the next step ``(B, ...)`` (the head's output at this step) and the new state."""
+        """One recurrent step: ``(B, 1)`` ids or ``(B, 1, F)`` features -> the prediction after
+        it ``(B, ...)`` (the head's output at this step, or its answer for the sequence so far
+        when it answers once per sequence) and the new state."""
         outputs, state = self(inputs, state)
-        return outputs[:, -1], state
+        return (outputs[:, -1] if self.per_step_outputs else outputs), state
 
     def predict_step(self, batch: Batch, batch_idx: int = 0) -> Any:
         """The head's outputs for every step of ``batch["inputs"]``, from a zero state. Tasks

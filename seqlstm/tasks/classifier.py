@@ -47,6 +47,7 @@ class LabelTask(SequenceTask):
 
     target_kind = ""
     option_key = ""
+    forward_is_head_of_encoder = True  # forward only adds packing by lengths
 
     def __init__(self, *args: Any, class_weights: ClassWeights = None,
                  pack: bool | None = None, **kwargs: Any) -> None:
@@ -165,6 +166,10 @@ class Classifier(LabelTask):
                               pooling)
         self.pooling = pooling
         super().__init__(*args, **kwargs)
+
+    @property
+    def per_step_outputs(self) -> bool:
+        return False
 
     def build_head(self) -> nn.Module:
         return PooledHead(self.encoder.output_size, self.spec.output_size, self.pooling,

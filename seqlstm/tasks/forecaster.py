@@ -36,7 +36,7 @@ from torchmetrics.regression import (
 )
 
 from seqlstm.errors import ConfigError, DataError
-from seqlstm.nn import StepHead
+from seqlstm.nn import DirectHead, StepHead
 from seqlstm.spec import SeriesScaler, window_inputs
 from seqlstm.tasks.base import Batch, SequenceTask
 from seqlstm.tasks.figures import forecast_vs_truth
@@ -103,9 +103,8 @@ class Forecaster(SequenceTask):
     def build_head(self) -> nn.Module:
         if self.strategy == "autoregressive":
             return StepHead(self.encoder.output_size, self.step_width)
-        horizon = self.spec.horizon
-        return nn.Linear(self.encoder.output_size + horizon * self.num_future,
-                         horizon * self.step_width)
+        return DirectHead(self.encoder.output_size, self.spec.horizon, self.step_width,
+                          self.num_future)
 
     # -- forward ----------------------------------------------------------------------------
     def with_defaults(self, batch: Batch) -> Batch:
@@ -146,6 +145,23 @@ class Forecaster(SequenceTask):
                               "(a stream has no window to be relative to)", True)
         return super().step_outputs(batch, stage)
 
+    @property
+    def per_step_outputs(self) -> bool:
+        """The autoregressive strategy answers at every step; the direct one once per window."""
+        return self.strategy == "autoregressive"
+
+    def export_inputs(self) -> dict[str, list[int | str]]:
+        """The direct strategy's known-future covariates over the horizon, when it has any."""
+        if self.strategy == "direct" and self.num_future:
+            return {"future": ["batch", self.spec.horizon, self.num_future]}
+        return {}
+
+    def export_refusal(self) -> str | None:
+        if self.relative:
+            return ("a relative forecaster shifts its windows outside the network; export "
+                    "covers forecasters with relative=false")
+        return super().export_refusal()
+
     def history_batch(self, history: torch.Tensor, series: torch.Tensor,
                       future: torch.Tensor | None = None) -> Batch:
         """A predict batch from ``history`` ``(B, T, C)`` in original units (every data column:
@@ -174,11 +190,7 @@ class Forecaster(SequenceTask):
         if self.strategy == "direct":
             lengths = batch.get("lengths")
             features, _ = self.features(batch["inputs"], lengths=lengths)  # (B, L, H)
-            last = features[:, -1] if lengths is None else features[
-                torch.arange(features.size(0), device=features.device),
-                lengths.to(features.device) - 1]  # the last valid step, not the padding
-            last = torch.cat([last, batch["future"].flatten(1)], dim=-1)
-            return self.head(last).view(-1, self.spec.horizon, self.step_width)
+            return self.head(features, batch["future"], lengths)  # (B, horizon, W)
         if self.training:
             return self.teacher_forced(batch)
         return self.recursive(batch)
