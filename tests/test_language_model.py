@@ -109,5 +109,6 @@ def test_every_model_config_overfits_a_small_text(model, compose_train, small_te
                         "model.optimizer.lr=0.01", "trainer.max_epochs=40", "logger=[]",
                         "callbacks=none", "trainer.enable_progress_bar=false")
     metrics = train(cfg)
-    first_epoch_loss = math.log(len(set(small_text.read_text())) + 1)
-    assert metrics["train/loss_epoch"] < 0.5 * first_epoch_loss
+    uniform = math.log(len(set(small_text.read_text())) + 1)
+    # one batch seen 40 times is memorised: every model here ends at 0.04-0.11 nats/char
+    assert metrics["train/loss_epoch"] < 0.05 * uniform

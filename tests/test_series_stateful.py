@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from seqlstm.data import TimeSeriesDataModule
-from seqlstm.errors import CheckpointError, ConfigError
+from seqlstm.errors import CheckpointError, ConfigError, DataError
 from seqlstm.tasks import Forecaster
 from tests.test_stateful import quiet_trainer
 from tests.timeseries_data import two_series
@@ -100,7 +100,7 @@ def test_stateful_series_refuse_a_stride():
 
 
 def test_a_series_too_short_for_the_streams_is_named():
-    with pytest.raises(Exception, match="train split of series 'a': 27 steps on rank 0 cannot "
+    with pytest.raises(DataError, match="train split of series 'a': 27 steps on rank 0 cannot "
                                         "fill 30 streams"):
         series_data(batch_size=30).train_dataloader()
 

@@ -11,6 +11,7 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from torch import nn
 
 from seqlstm.cli.train import train
@@ -193,7 +194,7 @@ def test_chunks_step_the_optimiser_and_scheduler_by_hand(small_text):
 def test_chunks_refuse_trainer_clipping(small_text):
     data = char_data(small_text)
     model = small_model(data, tbptt_steps=4)
-    with pytest.raises(Exception, match="gradient_clip_val"):
+    with pytest.raises(MisconfigurationException, match="gradient_clip_val"):
         quiet_trainer(max_steps=1, gradient_clip_val=1.0).fit(model, datamodule=data)
 
 
