@@ -14,8 +14,8 @@ from seqlstm.cli.generate import generate
 from seqlstm.cli.train import train
 from seqlstm.errors import SeqlstmError
 from tests.conftest import FAST_WITH_CALLBACKS
-from tests.faults import write_malicious
-from tests.reliability import trained
+from tests.helpers.faults import write_malicious
+from tests.helpers.reliability import trained
 
 __all__ = ["trained"]  # the fixture, imported for pytest
 TINY = ["data=char", "data.seq_len=16", "data.batch_size=8", "model.encoder.hidden_size=16",

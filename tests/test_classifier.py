@@ -223,7 +223,7 @@ def test_predict_from_a_checkpoint_alone(compose_train, tmp_path):
     from seqlstm.cli.train import train
     from seqlstm.tasks import load_task
     from tests.conftest import FAST_WITH_CALLBACKS
-    from tests.test_matrix import toy_sequences
+    from tests.helpers.sequence_data import toy_sequences
 
     cfg = compose_train("model=bilstm", "data=sequences", f"data.path={toy_sequences(tmp_path)}",
                         "data.batch_size=4", "model.encoder.hidden_size=8", "logger=[]",

@@ -7,7 +7,7 @@ import pytest
 from seqlstm.cli.train import train
 from seqlstm.data.streams import ResumableRandomSampler
 from seqlstm.errors import ConfigError
-from tests.reliability import assert_same_tensors, compose_in, final_state, tiny_run
+from tests.helpers.reliability import assert_same_tensors, compose_in, final_state, tiny_run
 
 
 @pytest.mark.slow

@@ -13,9 +13,9 @@ from seqlstm.data import DataSpec
 from seqlstm.errors import SeqlstmError
 from seqlstm.export import StepModule, export, export_onnx
 from seqlstm.tasks import Classifier, Forecaster, LanguageModel, Tagger
-from tests.checkpoints import tagger, tiny_lm_checkpoint
 from tests.conftest import run_cli
-from tests.probes import run_main
+from tests.helpers.checkpoints import tagger, tiny_lm_checkpoint
+from tests.helpers.probes import run_main
 
 STEPS = 50
 ENCODERS = {

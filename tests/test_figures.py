@@ -21,7 +21,7 @@ from seqlstm.tasks.figures import (
     loss_by_position,
 )
 from seqlstm.tracking.media import log_figure, log_text_table, markdown_table
-from tests.test_loggers import tiny
+from tests.helpers.runs import tiny
 
 
 def fake_trainer(root: Path, loggers: list) -> SimpleNamespace:

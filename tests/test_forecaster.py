@@ -15,7 +15,7 @@ from seqlstm.data import TimeSeriesDataModule
 from seqlstm.errors import ConfigError
 from seqlstm.tasks import TASKS, Forecaster, build_task
 from seqlstm.tasks.forecast_metrics import MeanAbsoluteScaledError
-from tests.timeseries_data import sine, two_series
+from tests.helpers.timeseries_data import sine, two_series
 
 Z95 = 1.959963984540054
 

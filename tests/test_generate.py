@@ -9,9 +9,9 @@ import torch
 
 from seqlstm.tasks import load_task
 from seqlstm.tasks.language_model import sample_next
-from tests.checkpoints import tagger_checkpoint, tiny_lm_checkpoint
 from tests.conftest import run_cli
-from tests.probes import run_main
+from tests.helpers.checkpoints import tagger_checkpoint, tiny_lm_checkpoint
+from tests.helpers.probes import run_main
 
 
 @pytest.fixture(scope="module")

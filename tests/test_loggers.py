@@ -15,16 +15,8 @@ from seqlstm.cli.train import train
 from seqlstm.errors import ConfigError
 from seqlstm.tracking.wandb import WandbLogger, choose_mode
 from tests.conftest import FAST, REPO_ROOT, run_cli
-from tests.wandb_offline import read_run
-
-
-def tiny(text: Path) -> list[str]:
-    """A small, fast run on ``text`` with the default callbacks (checkpoints, media...); the
-    progress bar callback stays configured and is dropped because the trainer disables it."""
-    return ["data=char", f"data.path={text}", "data.seq_len=16", "data.batch_size=8",
-            "model.encoder.hidden_size=16", "callbacks.media.sample_length=20",
-            "trainer.log_every_n_steps=1",
-            *FAST]
+from tests.helpers.runs import tiny
+from tests.helpers.wandb_offline import read_run
 
 
 @pytest.fixture
@@ -147,7 +139,7 @@ def test_wandb_multirun_gives_one_offline_run_per_trial_in_one_group(offline_wan
 @pytest.mark.slow
 def test_wandb_forecaster_run_holds_its_forecast_figure(offline_wandb, tmp_path, monkeypatch):
     """A forecaster trained with logger=wandb offline logs its forecast-vs-truth figure."""
-    from tests.timeseries_data import sine
+    from tests.helpers.timeseries_data import sine
 
     data = tmp_path / "sine.csv"
     sine(120).to_csv(data, index=False)

@@ -9,7 +9,8 @@ import pytest
 from seqlstm.cli.train import train
 from seqlstm.configs import config_dir
 from seqlstm.data.shipped import aeon_data_dir
-from tests.timeseries_data import sine
+from tests.helpers.sequence_data import toy_sequences
+from tests.helpers.timeseries_data import sine
 
 MODELS = sorted(p.stem for p in (config_dir() / "model").glob("*.yaml"))
 DATA = sorted(p.stem for p in (config_dir() / "data").glob("*.yaml"))
@@ -47,15 +48,6 @@ def data_overrides(name: str, small_text: Path, tmp_path: Path) -> list[str]:
 #: the synthetic long-memory data configs and their extra small overrides
 SYNTHETIC = {"adding": [], "temporal_order": [], "copy": ["data.copy_length=3"],
              "running_sign": []}
-
-
-def toy_sequences(tmp_path: Path) -> Path:
-    """A long-format CSV of 12 labelled sequences of 2 to 6 steps, 2 features."""
-    rows = [f"{seq},{step},{(seq * step) % 7},{step - seq},{'ab'[seq % 2]}"
-            for seq in range(12) for step in range(2 + seq % 5)]
-    path = tmp_path / "sequences.csv"
-    path.write_text("sequence,step,x,y,label\n" + "\n".join(rows) + "\n")
-    return path
 
 
 #: pairs that are refused on purpose, with the config key the error names

@@ -9,9 +9,9 @@ from seqlstm.callbacks import NumericsGuard
 from seqlstm.cli.train import train
 from seqlstm.errors import ConfigError, NumericalError
 from seqlstm.tasks import read_checkpoint
-from tests.reliability import compose_in, tiny_run
+from tests.helpers.reliability import compose_in, tiny_run
 
-NAN_AT_STEP_5 = ["model._target_=tests.faults.NanAtStep", "+model.nan_step=5"]
+NAN_AT_STEP_5 = ["model._target_=tests.helpers.faults.NanAtStep", "+model.nan_step=5"]
 
 
 @pytest.mark.slow

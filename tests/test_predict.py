@@ -20,7 +20,7 @@ from seqlstm.spec import UNK
 from seqlstm.tasks import Forecaster, LanguageModel
 from seqlstm.tasks.base import CHECKPOINT_TASK_KEY
 from tests.conftest import run_cli
-from tests.timeseries_data import sine, two_series
+from tests.helpers.timeseries_data import sine, two_series
 
 
 def trained_module(**kwargs) -> TimeSeriesDataModule:

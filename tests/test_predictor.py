@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader
 
 from seqlstm.errors import CheckpointError, DataError
 from seqlstm.inference import Predictor, Stream
-from tests.checkpoints import tagger, tagger_checkpoint, tiny_lm_checkpoint
+from tests.helpers.checkpoints import tagger, tagger_checkpoint, tiny_lm_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +117,7 @@ def test_forecast_from_raw_history_equals_the_data_modules_windows(options):
     the named series' scaler and gives what predict_step gives on the data module's window."""
     from seqlstm.data import TimeSeriesDataModule
     from seqlstm.tasks import Forecaster
-    from tests.timeseries_data import two_series
+    from tests.helpers.timeseries_data import two_series
 
     table = two_series()
     dm = TimeSeriesDataModule(table, targets=["y"], time_column="t", id_column="id",
@@ -142,7 +142,7 @@ def test_forecast_from_raw_history_equals_the_data_modules_windows(options):
 def test_forecast_bad_input_is_one_line_errors():
     from seqlstm.data import TimeSeriesDataModule
     from seqlstm.tasks import Forecaster
-    from tests.timeseries_data import two_series
+    from tests.helpers.timeseries_data import two_series
 
     dm = TimeSeriesDataModule(two_series(), targets=["y"], time_column="t", id_column="id",
                               future_covariates=["f"], lookback=4, horizon=2)

@@ -16,7 +16,7 @@ from seqlstm.errors import CheckpointError
 from seqlstm.tasks import read_checkpoint
 from seqlstm.tasks.carried import CARRIED_KEY
 from tests.conftest import run_cli
-from tests.reliability import (
+from tests.helpers.reliability import (
     assert_same_tensors,
     compose_in,
     final_state,
@@ -32,7 +32,7 @@ def killed_run(small_text: Path, run_dir: Path, step: int, signum: int,
     of global step ``step``; returns its exit status."""
     run_dir.mkdir()
     result = run_cli("train", *run(
-        small_text, "+callbacks.fault._target_=tests.faults.SignalAt",
+        small_text, "+callbacks.fault._target_=tests.helpers.faults.SignalAt",
         f"+callbacks.fault.step={step}", f"+callbacks.fault.signum={int(signum)}"),
         f"hydra.run.dir={run_dir}", cwd=run_dir.parent, check=False)
     return result.returncode
@@ -134,7 +134,8 @@ def test_disk_full_fails_loudly_and_keeps_the_previous_checkpoint(tmp_path):
 def test_sigusr1_saves_last_checkpoint_and_stops(compose_train, small_text, tmp_path):
     run_dir = tmp_path / "usr1"
     cfg = compose_in(compose_train, run_dir, *tiny_run(small_text),
-                     "+callbacks.fault._target_=tests.faults.SignalAt", "+callbacks.fault.step=9",
+                     "+callbacks.fault._target_=tests.helpers.faults.SignalAt",
+                     "+callbacks.fault.step=9",
                      f"+callbacks.fault.signum={int(signal.SIGUSR1)}")
     with pytest.raises(SystemExit):  # Lightning's SIGTERMException, after the checkpoint
         train(cfg)

@@ -9,8 +9,8 @@ import torch
 from seqlstm.data import TimeSeriesDataModule
 from seqlstm.errors import CheckpointError, ConfigError, DataError
 from seqlstm.tasks import Forecaster
-from tests.test_stateful import quiet_trainer
-from tests.timeseries_data import two_series
+from tests.helpers.runs import quiet_trainer
+from tests.helpers.timeseries_data import two_series
 
 
 def series_data(**kwargs) -> TimeSeriesDataModule:

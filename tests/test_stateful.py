@@ -19,13 +19,9 @@ from seqlstm.data import CharDataModule
 from seqlstm.data.streams import StreamBatches, shard_bounds
 from seqlstm.errors import ConfigError
 from seqlstm.tasks import LanguageModel
-from tests.checkpoints import tagger
 from tests.conftest import FAST, run_cli
-
-
-def quiet_trainer(**kwargs) -> L.Trainer:
-    return L.Trainer(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
-                     enable_progress_bar=False, enable_model_summary=False, **kwargs)
+from tests.helpers.checkpoints import tagger
+from tests.helpers.runs import quiet_trainer
 
 
 def char_data(path: Path, **kwargs) -> CharDataModule:
@@ -224,7 +220,7 @@ def test_ddp_two_cpu_processes_read_disjoint_shards(small_text, tmp_path):
         "+trainer.limit_train_batches=6",
         "+trainer.strategy=ddp_spawn", "trainer.devices=2", "trainer.accelerator=cpu",
         "trainer.enable_progress_bar=false", "~callbacks.rich_progress_bar",
-        "+callbacks.record._target_=tests.probes.RecordStreams",
+        "+callbacks.record._target_=tests.helpers.probes.RecordStreams",
         f"+callbacks.record.folder={probe}", "sample.length=0", "test=false",
         f"paths.log_dir={tmp_path / 'logs'}", cwd=tmp_path, timeout=300)
     records = [json.loads((probe / f"rank{r}.json").read_text()) for r in range(2)]

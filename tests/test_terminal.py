@@ -21,7 +21,7 @@ from seqlstm.tracking.terminal import (
     short,
     summary_line,
 )
-from tests.test_loggers import tiny
+from tests.helpers.runs import tiny
 
 
 def render(renderable, width: int = 100) -> str:

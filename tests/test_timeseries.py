@@ -12,7 +12,7 @@ import torch
 from seqlstm.data import TimeSeriesDataModule
 from seqlstm.data.series.windows import SeriesWindows
 from seqlstm.errors import ConfigError, DataError
-from tests.timeseries_data import two_series
+from tests.helpers.timeseries_data import two_series
 
 STD28 = float(np.std(np.arange(28)))  # train rows of a 40-step series: 0..27
 

@@ -16,8 +16,8 @@ from seqlstm.cli.train import train
 from seqlstm.errors import CheckpointError
 from seqlstm.tasks import load_task, read_checkpoint
 from tests.conftest import run_cli
-from tests.faults import write_malicious
-from tests.reliability import compose_in, tiny_run, trained
+from tests.helpers.faults import write_malicious
+from tests.helpers.reliability import compose_in, tiny_run, trained
 
 __all__ = ["trained"]  # the fixture, imported for pytest
 REFUSED = r"refused to load: the file holds objects that are not plain data"

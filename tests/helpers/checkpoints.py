@@ -13,7 +13,7 @@ from seqlstm.data import CharDataModule, DataSpec
 from seqlstm.targets import qualified_name
 from seqlstm.tasks import build_task
 from seqlstm.tasks.base import CHECKPOINT_TASK_KEY
-from tests.probes import StepTagger
+from tests.helpers.probes import StepTagger
 
 TEXT = "".join(f"the {a} saw {i} {b} by the river.\n" for i, (a, b) in enumerate(
     [("cat", "birds"), ("dog", "boats"), ("fox", "stars"), ("owl", "trees")] * 40))
