@@ -187,6 +187,75 @@ def test_chunks_step_the_optimiser_and_scheduler_by_hand(small_text):
     assert trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(2e-3 * 0.5**chunks)
 
 
+class OptimizerSteps(L.Callback):
+    """Records, at every optimiser step, the total gradient norm the step sees and the LR."""
+
+    def __init__(self) -> None:
+        self.norms: list[float] = []
+        self.lrs: list[float] = []
+
+    def on_train_start(self, trainer, pl_module):
+        def record(optimizer, args, kwargs):
+            grads = [p.grad for group in optimizer.param_groups for p in group["params"]
+                     if p.grad is not None]
+            self.norms.append(float(torch.linalg.vector_norm(torch.stack(
+                [torch.linalg.vector_norm(g) for g in grads]))))
+            self.lrs.append(optimizer.param_groups[0]["lr"])
+
+        trainer.optimizers[0].register_step_pre_hook(record)
+
+
+@pytest.mark.parametrize("clip", [None, 0.05])
+def test_chunks_clip_each_steps_gradient_norm(small_text, clip):
+    data = char_data(small_text)
+    model = small_model(data, tbptt_steps=5, gradient_clip_val=clip)
+    probe = OptimizerSteps()
+    quiet_trainer(max_epochs=1, limit_train_batches=2, limit_val_batches=0,
+                  callbacks=[probe]).fit(model, datamodule=data)
+    assert len(probe.norms) == 2 * 4  # 16 steps per batch -> chunks of 5, 5, 5, 1
+    if clip is None:  # unclipped, an untrained char LSTM's chunk gradients are far above 0.05
+        assert min(probe.norms) > 4 * 0.05
+    else:  # every chunk's step sees the clipped norm, not the raw one
+        assert probe.norms == pytest.approx([clip] * 8, rel=1e-4)
+
+
+def test_chunks_step_reduce_lr_on_plateau_on_the_validation_loss(small_text):
+    """Under manual optimisation Lightning does not step a ReduceLROnPlateau: the TBPTT helper
+    does, at each epoch's end, on that epoch's ``val/loss``. With an impossible improvement
+    threshold every epoch after the first is a plateau, so the LR halves at each later epoch's
+    end."""
+    data = char_data(small_text)
+    model = small_model(data, tbptt_steps=5, scheduler={
+        "_target_": "torch.optim.lr_scheduler.ReduceLROnPlateau", "_partial_": True,
+        "factor": 0.5, "patience": 0, "threshold": 1e9, "threshold_mode": "abs"})
+    probe = OptimizerSteps()
+    val_losses = []
+
+    class ValLoss(L.Callback):
+        def on_train_epoch_end(self, trainer, pl_module):  # after that epoch's validation
+            val_losses.append(float(trainer.callback_metrics["val/loss"]))
+
+    trainer = quiet_trainer(max_epochs=3, limit_train_batches=2, limit_val_batches=2,
+                            num_sanity_val_steps=0, callbacks=[probe, ValLoss()])
+    trainer.fit(model, datamodule=data)
+    # 2 batches x 4 chunks per epoch; the first epoch's end sets the best loss, each later one
+    # halves the LR
+    assert probe.lrs == [2e-3] * 16 + [1e-3] * 8
+    assert trainer.optimizers[0].param_groups[0]["lr"] == 5e-4
+    (scheduler,) = trainer.lr_scheduler_configs
+    assert scheduler.scheduler.best == pytest.approx(val_losses[0])  # stepped on val/loss
+
+
+def test_chunks_leave_reduce_lr_on_plateau_alone_without_a_validation_loss(small_text):
+    data = char_data(small_text)
+    model = small_model(data, tbptt_steps=8, scheduler={
+        "_target_": "torch.optim.lr_scheduler.ReduceLROnPlateau", "_partial_": True,
+        "factor": 0.5, "patience": 0, "threshold": 1e9, "threshold_mode": "abs"})
+    trainer = quiet_trainer(max_epochs=2, limit_train_batches=1, limit_val_batches=0)
+    trainer.fit(model, datamodule=data)
+    assert trainer.optimizers[0].param_groups[0]["lr"] == 2e-3
+
+
 def test_chunks_refuse_trainer_clipping(small_text):
     data = char_data(small_text)
     model = small_model(data, tbptt_steps=4)
