@@ -34,8 +34,8 @@ def constant_forecaster(dm: TimeSeriesDataModule, value: float) -> Forecaster:
     """A direct forecaster whose standardised forecast is always ``value``."""
     task = Forecaster(spec=dm.spec.as_dict(), encoder={"hidden_size": 4}).eval()
     with torch.no_grad():
-        task.head.weight.zero_()
-        task.head.bias.fill_(value)
+        task.head.proj.weight.zero_()
+        task.head.proj.bias.fill_(value)
     return task
 
 
