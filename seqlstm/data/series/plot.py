@@ -6,11 +6,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.figure import Figure
 
 if TYPE_CHECKING:
     from seqlstm.data.series.predictions import Forecast
@@ -27,7 +24,9 @@ def plot_forecasts(predictions: pd.DataFrame, forecasts: Sequence[Forecast],
     when known, the forecast and, when ``<target>_lower``/``_upper`` exist, the interval.
     """
     panels = [(f, t) for f in forecasts for t in targets][:MAX_PANELS]
-    fig, axes = plt.subplots(len(panels), 1, figsize=(10, 3.6 * len(panels)), squeeze=False)
+    # a Figure of its own, not pyplot: no display, no global state, safe in any thread
+    fig = Figure(figsize=(10, 3.6 * len(panels)))
+    axes = fig.subplots(len(panels), 1, squeeze=False)
     for ax, (forecast, target) in zip(axes[:, 0], panels, strict=True):
         rows = predictions[predictions[id_column].astype(str) == forecast.name]
         history = forecast.history.iloc[-2 * history_steps :]
@@ -55,5 +54,4 @@ def plot_forecasts(predictions: pd.DataFrame, forecasts: Sequence[Forecast],
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
