@@ -153,14 +153,44 @@ def test_tagger_ignores_padding_and_keeps_the_confusion_matrix():
     assert not tag.val_confusion.update_called  # reset for the next epoch
 
 
+# (target, predicted) over two batches; the tagger's padding (-100) must not count
+F1_BATCHES = [
+    ([[0, 0, 1, -100], [2, 1, 1, 0]], [[0, 1, 1, 2], [2, 2, 1, 0]]),
+    ([[2, 2, -100, -100], [0, 1, 2, -100]], [[0, 2, 1, 1], [0, 0, 2, 1]]),
+]
+# by hand over the 12 scored pairs: class 0 has TP 3, FP 2, FN 1 -> F1 6/9; class 1 TP 2,
+# FP 1, FN 2 -> 4/7; class 2 TP 3, FP 1, FN 1 -> 6/8. Macro F1 is their mean: 167/252, not
+# the mean of the two batches' own macro F1s (0.71 and 0.43), nor the accuracy 8/12.
+MACRO_F1 = (6 / 9 + 4 / 7 + 6 / 8) / 3
+
+
+@pytest.mark.parametrize("target", ["class", "step_class"])
+def test_macro_f1_over_an_epoch_equals_the_hand_computation(target):
+    torch.manual_seed(0)
+    task = build_task(model_cfg(), spec(target))
+    for targets, predicted in F1_BATCHES:
+        targets, predicted = torch.tensor(targets), torch.tensor(predicted)
+        if target == "class":  # one class per sequence: the scored pairs as rows
+            valid = targets != -100
+            targets, predicted = targets[valid], predicted[valid]
+        outputs = nn.functional.one_hot(predicted, 3).float() * 4  # logits (..., C)
+        batch = {"targets": targets}
+        task.update_metrics(task.val_metrics, outputs, batch, task.loss(outputs, batch))
+    values = task.val_metrics.compute()
+    assert float(values["f1_macro"]) == pytest.approx(MACRO_F1, abs=1e-6)
+    assert float(values["acc"]) == pytest.approx(8 / 12, abs=1e-6)
+
+
 def test_predict_step_returns_classes_and_probabilities():
     torch.manual_seed(0)
     clf = build_task(model_cfg(), spec()).eval()
     out = clf.predict_step({"inputs": padded_batch(), "lengths": LENGTHS}, 0)
     assert set(out) == {"class", "probs", "lengths"}
     assert out["class"].shape == (4,) and out["probs"].shape == (4, 3)
-    torch.testing.assert_close(out["probs"].sum(-1), torch.ones(4))
-    assert (out["class"] == out["probs"].argmax(-1)).all()
+    with torch.no_grad():
+        logits, _ = clf(padded_batch(), lengths=LENGTHS)  # (B, C)
+    torch.testing.assert_close(out["probs"], logits.softmax(-1))
+    assert out["class"].tolist() == logits.argmax(-1).tolist()
     assert clf.labels == ["a", "b", "c"]
 
 

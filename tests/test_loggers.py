@@ -7,15 +7,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+import lightning as L
 import pytest
+import torch
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from seqlstm.cli.builders import build_loggers
 from seqlstm.cli.train import train
+from seqlstm.data import CharDataModule
 from seqlstm.errors import ConfigError
+from seqlstm.tasks import LanguageModel
+from seqlstm.tracking.callbacks import GradNormMonitor
 from seqlstm.tracking.wandb import WandbLogger, choose_mode
 from tests.conftest import FAST, REPO_ROOT, run_cli
-from tests.helpers.runs import tiny
+from tests.helpers.runs import quiet_trainer, tiny
 from tests.helpers.wandb_offline import read_run
 
 
@@ -155,3 +160,34 @@ def test_wandb_forecaster_run_holds_its_forecast_figure(offline_wandb, tmp_path,
     assert run.metric("val/loss") and run.metric("val/mase")
     (image,) = run.media("images/val/forecast_*.png")
     assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("per_parameter", [False, True])
+def test_grad_norm_callback_logs_the_total_and_each_tensor(small_text, per_parameter):
+    """``callbacks.grad_norm``: ``train/grad_norm`` is the 2-norm over every gradient before
+    the optimiser step; ``per_parameter=true`` adds ``grad_norm/<name>`` for each tensor."""
+    seen: dict[str, float] = {}
+
+    class Probe(L.Callback):  # runs after the monitor, on the same gradients
+        def on_before_optimizer_step(self, trainer, pl_module, optimizer):
+            seen.clear()
+            seen.update({name: float(p.grad.norm()) for name, p in pl_module.named_parameters()
+                         if p.grad is not None})
+
+    data = CharDataModule(small_text, seq_len=16, batch_size=4)
+    data.setup("fit")
+    torch.manual_seed(0)
+    model = LanguageModel(spec=data.spec.as_dict(), encoder={"hidden_size": 8},
+                          embedding_dim=4)
+    trainer = quiet_trainer(max_steps=2, limit_val_batches=0, log_every_n_steps=1,
+                            callbacks=[GradNormMonitor(per_parameter=per_parameter), Probe()])
+    trainer.fit(model, datamodule=data)
+    logged = {k: float(v) for k, v in trainer.callback_metrics.items()
+              if k.startswith("grad_norm/") or k == "train/grad_norm"}
+    total = float(torch.tensor(list(seen.values())).norm())
+    assert logged.pop("train/grad_norm") == pytest.approx(total, rel=1e-4)
+    expected = {f"grad_norm/{name}": value for name, value in seen.items()} \
+        if per_parameter else {}
+    assert len(seen) >= 6  # embedding, the LSTM's four tensors, the head
+    assert logged.keys() == expected.keys()
+    assert logged == pytest.approx(expected, rel=1e-4)

@@ -82,8 +82,8 @@ def test_weight_drop_changes_outputs_in_training_only_and_keeps_gradients():
     assert not torch.allclose(a, b)
     a.sum().backward()
     assert enc.layers[0].rnn.weight_hh_l0.grad.abs().sum() > 0
-    enc.eval()
-    torch.testing.assert_close(enc(x)[0], enc(x)[0])
+    enc.eval()  # eval: the full recurrent weights, as an encoder without weight drop
+    torch.testing.assert_close(enc(x)[0], encoder()(x)[0], rtol=0, atol=0)
 
 
 def test_locked_dropout_shares_its_mask_over_time():
@@ -93,6 +93,30 @@ def test_locked_dropout_shares_its_mask_over_time():
     zero = out == 0
     assert zero.any() and (zero == zero[:, :1]).all()
     assert set(out.unique().tolist()) <= {0.0, 2.0}
+
+
+def test_locked_dropout_through_the_encoder_is_one_mask_per_sequence():
+    """``dropout_kind=locked``: between layers and on the outputs, each sequence gets one
+    feature mask for all its steps (other sequences their own), scaled by 1 / (1 - p), and
+    eval is the identity."""
+    enc = encoder(num_layers=2, dropout=0.5, output_dropout=0.5, dropout_kind="locked")
+    assert isinstance(enc.between, LockedDropout) and isinstance(enc.output_dropout,
+                                                                 LockedDropout)
+    seen = {}
+    enc.layers[0].register_forward_hook(lambda m, args, out: seen.update(first=out[0]))
+    enc.layers[1].register_forward_hook(lambda m, args, out: seen.update(second_in=args[0],
+                                                                         second=out[0]))
+    x = torch.randn(1, 12, 5).repeat(6, 1, 1)  # six copies of one sequence
+    torch.manual_seed(1)
+    out, _ = enc.train()(x)  # (B, T, H)
+    for dropped, before in ((seen["second_in"], seen["first"]), (out, seen["second"])):
+        mask = dropped != 0  # (B, T, H): LSTM outputs are never exactly 0
+        assert (mask == mask[:, :1]).all()  # the same mask at every step
+        assert 0.2 < mask.float().mean() < 0.8
+        assert len({tuple(row) for row in mask[:, 0].tolist()}) > 1  # each sequence its own
+        torch.testing.assert_close(dropped[mask], 2 * before[mask])
+    reference = encoder(num_layers=2)  # same seed: the same weights, no dropout
+    torch.testing.assert_close(enc.eval()(x)[0], reference(x)[0], rtol=0, atol=0)
 
 
 def test_embedding_dropout_drops_whole_token_types():

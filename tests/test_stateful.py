@@ -16,9 +16,10 @@ from torch import nn
 
 from seqlstm.cli.train import train
 from seqlstm.data import CharDataModule
-from seqlstm.data.streams import StreamBatches, shard_bounds
-from seqlstm.errors import ConfigError
+from seqlstm.data.streams import ResumePoint, StreamBatches, shard_bounds
+from seqlstm.errors import CheckpointError, ConfigError
 from seqlstm.tasks import LanguageModel
+from seqlstm.tasks.carried import CARRIED_KEY, CarriedState
 from tests.conftest import FAST, run_cli
 from tests.helpers.checkpoints import tagger
 from tests.helpers.runs import quiet_trainer
@@ -164,6 +165,38 @@ def test_stateful_evaluation_equals_one_pass_over_the_split(small_text):
     assert len(data.val_dataloader()) > 1
     assert result["val/loss"] == pytest.approx(float(expected), abs=1e-5)
     assert result["val/ppl"] == pytest.approx(float(expected.exp()), rel=1e-5)
+
+
+def test_carried_state_is_saved_per_rank_and_refuses_another_rank_count():
+    h, c = torch.randn(2, 4, 8), torch.randn(2, 4, 8)  # (layers, streams, hidden)
+    saved = CarriedState()
+    saved.keep("train", {"reset": torch.zeros(4, dtype=torch.bool)}, (h, c))
+    checkpoint = {}
+    saved.save(checkpoint, 2, lambda part: torch.stack([part, part + 1]))  # two ranks' states
+    assert checkpoint[CARRIED_KEY]["parts"][0].shape == (2, 2, 4, 8)
+    loaded = CarriedState()
+    loaded.load(checkpoint, world_size=2, rank=1)
+    assert torch.equal(loaded["train"][0], h + 1) and torch.equal(loaded["train"][1], c + 1)
+    for world_size in (1, 4):
+        with pytest.raises(CheckpointError) as error:
+            CarriedState().load(checkpoint, world_size=world_size, rank=0)
+        assert str(error.value) == ("the checkpoint carries the stateful streams of 2 rank(s); "
+                                    f"resume it on 2, not {world_size}")
+
+
+def test_resume_point_restarts_mid_epoch_on_as_many_ranks_only():
+    point = ResumePoint()
+    assert point.first_batch(SimpleNamespace(world_size=1, current_epoch=0)) == 0  # nothing saved
+    point.load({"epoch": 1, "batches": 3, "world_size": 2})
+    with pytest.raises(CheckpointError) as error:
+        point.first_batch(SimpleNamespace(world_size=1, current_epoch=1))
+    assert str(error.value) == ("the checkpoint stopped stateful training mid-epoch on 2 "
+                                "rank(s); resume it on as many, not 1")
+    point.load({"epoch": 1, "batches": 3, "world_size": 2})
+    assert point.first_batch(SimpleNamespace(world_size=2, current_epoch=1)) == 3
+    assert point.first_batch(SimpleNamespace(world_size=2, current_epoch=1)) == 0  # once only
+    point.load({"epoch": 1, "batches": 3, "world_size": 2})
+    assert point.first_batch(SimpleNamespace(world_size=2, current_epoch=2)) == 0  # a later epoch
 
 
 def test_stateful_refuses_bidirectional_encoder():
