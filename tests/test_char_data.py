@@ -130,8 +130,6 @@ def test_given_vocabulary_is_used_as_is(small_text):
         (lambda p: p.write_text(""), r"missing.txt: the file is empty"),
         (lambda p: p.write_text("short"), r"the train split has 4 characters, fewer than one "
                                           r"window \(data.seq_len \+ 1 = 9\)"),
-        (lambda p: p.write_bytes(b"line one\nline \xff two\n"),
-         r"missing.txt:2:6: not UTF-8 \(byte 0xff at offset 14\)"),
     ],
 )
 def test_bad_text_files_get_one_clear_error(tmp_path, setup_file, message):

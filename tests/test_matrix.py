@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,8 @@ import pytest
 from seqlstm.cli.train import train
 from seqlstm.configs import config_dir
 from seqlstm.data.shipped import aeon_data_dir
+from seqlstm.errors import ConfigError
+from tests.conftest import FAST
 from tests.helpers.sequence_data import toy_sequences
 from tests.helpers.timeseries_data import sine
 
@@ -60,15 +63,14 @@ REFUSED: dict[tuple[str, str], str] = {
 @pytest.mark.parametrize("data", DATA)
 @pytest.mark.parametrize("model", MODELS)
 def test_every_model_trains_on_every_data(model, data, compose_train, small_text, tmp_path):
-    from tests.conftest import FAST
-
     cfg = compose_train(f"model={model}", f"data={data}", "model.encoder.hidden_size=16",
                         "logger=[]", "callbacks=none", "test=false",
                         *data_overrides(data, small_text, tmp_path), *FAST)
     if (model, data) in REFUSED:
-        with pytest.raises(ValueError, match=REFUSED[(model, data)]):
+        with pytest.raises(ConfigError, match=REFUSED[(model, data)]):
             train(cfg)
         return
-    metrics = train(cfg)
-    assert metrics["val/loss"] == pytest.approx(metrics["val/loss"])  # finite, not NaN
-    assert metrics["val/loss"] < 1e6
+    loss = train(cfg)["val/loss"]
+    # after 3 steps every pair measured at most 5.3 (standardised series, log(V) for text):
+    # NaN, inf or an unscaled target (hundreds to thousands) fails
+    assert math.isfinite(loss) and loss < 20

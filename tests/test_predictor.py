@@ -18,16 +18,23 @@ def predictor(tmp_path_factory) -> Predictor:
     return Predictor.from_checkpoint(tiny_lm_checkpoint(tmp_path_factory.mktemp("lm")))
 
 
-def test_predict_equals_trainer_predict(predictor):
+def test_predict_equals_trainer_predict_and_the_networks_logits(predictor):
+    """Both run ``predict_step``; the reference is the network wired by hand (embedding,
+    encoder, head) in eval mode."""
     torch.manual_seed(1)
     batches = [{"inputs": torch.randint(1, len(predictor.vocab), (3, 12))} for _ in range(2)]
     trainer = L.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False,
                         enable_model_summary=False)
     expected = trainer.predict(predictor.task, DataLoader(batches, batch_size=None))
+    task = predictor.task.eval()
     for batch, reference in zip(batches, expected, strict=True):
         outputs = predictor.predict(batch["inputs"])
         assert outputs.shape == (3, 12, len(predictor.vocab)) and outputs.is_inference()
-        assert torch.allclose(outputs, reference, atol=1e-6)
+        with torch.no_grad():
+            features, _ = task.encoder(task.embedding(batch["inputs"]))  # (B, T, H)
+            logits = task.head(features)  # (B, T, V)
+        assert torch.allclose(outputs, logits, atol=1e-6)
+        assert torch.allclose(reference, logits, atol=1e-6)
 
 
 def test_predict_next_and_next_token_probs(predictor):
@@ -61,12 +68,6 @@ def test_stream_one_character_at_a_time_equals_one_pass(predictor):
     both = [two.step(torch.stack([ids[t], ids[t]])) for t in range(len(text))]
     assert both[-1].shape == (2, len(predictor.vocab))
     assert torch.allclose(both[-1][1], logits[0, -1], atol=1e-5)
-
-
-def test_generate_through_the_predictor_is_seeded(predictor):
-    first = predictor.generate("the ", 20, num_samples=2, seed=3, top_k=5)
-    assert first == predictor.generate("the ", 20, num_samples=2, seed=3, top_k=5)
-    assert [len(s) for s in first] == [20, 20]
 
 
 def test_stream_of_feature_vectors():
@@ -107,8 +108,12 @@ def test_predictor_forecasts_equal_trainer_predict():
                         enable_model_summary=False)
     (expected,) = trainer.predict(model, DataLoader([{"inputs": history}], batch_size=None))
     forecast = Predictor(model).predict(history)
+    with torch.no_grad():  # the direct strategy by hand: the last step's features -> horizon
+        features, _ = model.eval().encoder(history)  # (B, T, H)
+        by_hand = model.head.proj(features[:, -1]).view(2, 12, 1)
     assert forecast["mean"].shape == (2, 12, 1)
-    assert torch.allclose(forecast["mean"], expected["mean"], atol=1e-6)
+    assert torch.allclose(forecast["mean"], by_hand, atol=1e-6)
+    assert torch.allclose(expected["mean"], by_hand, atol=1e-6)
 
 
 @pytest.mark.parametrize("options", [{}, {"relative": True, "loss": "gaussian_nll"}])
