@@ -6,7 +6,6 @@ import pytest
 
 from seqlstm.cli.train import train
 from seqlstm.data.streams import ResumableRandomSampler
-from seqlstm.errors import ConfigError
 from tests.helpers.reliability import assert_same_tensors, compose_in, final_state, tiny_run
 
 
@@ -19,14 +18,6 @@ def test_two_deterministic_runs_are_bitwise_equal(compose_train, small_text, tmp
     first, second = (final_state(run) for run in runs)
     assert_same_tensors(first["state_dict"], second["state_dict"])
     assert_same_tensors(first["optimizer"], second["optimizer"])
-
-
-def test_deterministic_needs_a_seed(compose_train, small_text, tmp_path):
-    cfg = compose_in(compose_train, tmp_path / "run", *tiny_run(small_text), "seed=null")
-    with pytest.raises(ConfigError, match=r"config key 'seed' must be an integer when "
-                                          r"trainer\.deterministic is true, got None"):
-        train(cfg)
-    assert not (tmp_path / "run").exists()
 
 
 def test_sampler_replays_an_epoch_and_resumes_part_way():

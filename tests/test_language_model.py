@@ -85,6 +85,7 @@ def test_tied_weights_share_the_embedding_matrix():
     assert model(torch.randint(0, 9, (2, 4)))[0].shape == (2, 4, 9)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["lstm", "gru", "rnn", "stacked_lstm", "stacked_gru"])
 def test_every_model_config_overfits_a_small_text(model, compose_train, small_text):
     cfg = compose_train(f"model={model}", "debug=overfit", f"data.path={small_text}",
