@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import textwrap
 from pathlib import Path
@@ -34,7 +35,10 @@ def test_train_eval_generate_from_another_folder(tmp_path, small_text):
 
     evaluated = run_cli("evaluate", f"ckpt_path={best}", "split=val", cwd=tmp_path)
     values = dict(line.split("\t") for line in evaluated.stdout.splitlines() if "\t" in line)
-    assert float(values["val/ppl"]) > 1 and float(values["val/bpc"]) > 0
+    loss = float(values["val/loss"])
+    assert 0 < loss < math.log(len(set(small_text.read_text())) + 1) + 0.5  # near or below uniform
+    assert float(values["val/ppl"]) == pytest.approx(math.exp(loss), rel=1e-5)
+    assert float(values["val/bpc"]) == pytest.approx(loss / math.log(2), rel=1e-5)
 
     out = tmp_path / "sample.txt"
     generated = run_cli("generate", f"ckpt_path={best}", "prompt=the", "length=40",

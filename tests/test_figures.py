@@ -13,7 +13,6 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from matplotlib.figure import Figure
 
 from seqlstm.cli.train import train
-from seqlstm.tasks import LanguageModel
 from seqlstm.tasks.figures import (
     confusion_matrix,
     doubling_bins,
@@ -21,6 +20,7 @@ from seqlstm.tasks.figures import (
     loss_by_position,
 )
 from seqlstm.tracking.media import log_figure, log_text_table, markdown_table
+from tests.helpers.probes import FirstBatchFigure
 from tests.helpers.runs import tiny
 
 
@@ -92,23 +92,11 @@ def test_text_goes_to_samples_file_without_a_text_logger(tmp_path):
     assert path.read_text() == "== val/samples, epoch 3, step 42 ==\nprompt: \n\nsample: to be\n\n"
 
 
-class FirstBatchFigure(LanguageModel):
-    """A task whose figure records the batch it was given (for the hook test)."""
-
-    seen: list = []
-
-    def validation_figures(self, batch):
-        FirstBatchFigure.seen.append((tuple(batch["inputs"].shape), self.training))
-        figure = Figure()
-        figure.add_subplot().plot([0, 1])
-        return {"first_batch": figure}
-
-
 @pytest.mark.slow
 def test_each_validation_epoch_logs_samples_and_the_tasks_figures(compose_train, small_text,
                                                                    tmp_path):
     FirstBatchFigure.seen = []
-    cfg = compose_train("model._target_=tests.test_figures.FirstBatchFigure", "logger=csv",
+    cfg = compose_train("model._target_=tests.helpers.probes.FirstBatchFigure", "logger=csv",
                         *tiny(small_text), "trainer.max_epochs=2")
     train(cfg)
     run = tmp_path / "run"

@@ -13,10 +13,11 @@ from typing import Any
 import lightning as L
 import pytest
 import torch
+from matplotlib.figure import Figure
 from torch import nn
 
 from seqlstm.nn import StepHead
-from seqlstm.tasks import SequenceTask
+from seqlstm.tasks import LanguageModel, SequenceTask
 
 
 def run_main(script, *overrides: str, cwd) -> str:
@@ -61,3 +62,15 @@ class StepTagger(SequenceTask):
 
     def loss(self, outputs: torch.Tensor, batch: Any) -> torch.Tensor:
         return nn.functional.mse_loss(outputs, batch["targets"])
+
+
+class FirstBatchFigure(LanguageModel):
+    """A task whose figure records the batch it was given (for the figure hook test)."""
+
+    seen: list = []
+
+    def validation_figures(self, batch: Any) -> dict[str, Figure]:
+        FirstBatchFigure.seen.append((tuple(batch["inputs"].shape), self.training))
+        figure = Figure()
+        figure.add_subplot().plot([0, 1])
+        return {"first_batch": figure}
