@@ -191,3 +191,12 @@ def test_grad_norm_callback_logs_the_total_and_each_tensor(small_text, per_param
     assert len(seen) >= 6  # embedding, the LSTM's four tensors, the head
     assert logged.keys() == expected.keys()
     assert logged == pytest.approx(expected, rel=1e-4)
+
+
+def test_grad_norm_per_parameter_is_a_config_switch(compose_train):
+    from hydra.utils import instantiate
+
+    monitor = instantiate(compose_train("callbacks.grad_norm.per_parameter=true")
+                          .callbacks.grad_norm)
+    assert isinstance(monitor, GradNormMonitor) and monitor.per_parameter
+    assert not instantiate(compose_train().callbacks.grad_norm).per_parameter
