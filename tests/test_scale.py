@@ -42,22 +42,24 @@ def small_run(small_text: Path) -> list[str]:
             "model.encoder.hidden_size=16", "logger=[]", "callbacks=none", *FAST]
 
 
+#: what the distributed and deterministic presets set (checked where each is composed)
+PRESETS = {"ddp_cpu": {"accelerator": "cpu", "devices": 2, "strategy": "ddp"},
+           "multinode": {"num_nodes": 2}, "ddp_spawn": {"strategy": "ddp_spawn"},
+           "deterministic": {"deterministic": True}}
+
+
 @pytest.mark.parametrize("name", TRAINERS)
 def test_every_trainer_config_composes(name, compose_train):
     cfg = compose_train(f"trainer={name}")
     assert cfg.trainer._target_ == "lightning.pytorch.Trainer"
+    assert {key: cfg.trainer[key] for key in PRESETS.get(name, {})} == PRESETS.get(name, {})
 
 
-def test_ddp_presets_and_precision(compose_train):
-    cfg = compose_train("trainer=ddp_cpu", "trainer/precision=bf16-mixed")
-    assert (cfg.trainer.accelerator, cfg.trainer.devices, cfg.trainer.strategy) == ("cpu", 2,
-                                                                                     "ddp")
-    assert cfg.trainer.precision == "bf16-mixed"
-    assert compose_train("trainer=multinode").trainer.num_nodes == 2
-    assert compose_train("trainer=ddp_spawn").trainer.strategy == "ddp_spawn"
-    assert compose_train("trainer=deterministic").trainer.deterministic is True
-    assert {str(compose_train(f"trainer/precision={p}").trainer.precision)
-            for p in PRECISIONS} == {"32-true", "bf16-mixed", "16-mixed"}
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_precision_presets_compose_with_ddp(compose_train, precision):
+    assert set(PRECISIONS) == {"32-true", "bf16-mixed", "16-mixed"}
+    cfg = compose_train("trainer=ddp_cpu", f"trainer/precision={precision}")
+    assert str(cfg.trainer.precision) == precision and cfg.trainer.strategy == "ddp"
 
 
 @pytest.mark.parametrize(("launcher", "target", "key", "value"), [
