@@ -5,8 +5,7 @@ Names load lazily: the console scripts read :func:`rank_overrides` before Lightn
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from seqlstm.lazy import lazy_exports
 
 _EXPORTS = {
     "ThreadsPerRank": "seqlstm.distributed.threads",
@@ -17,9 +16,4 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'seqlstm.distributed' has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
