@@ -1,5 +1,6 @@
 """Plain torch building blocks; nothing here knows about Lightning."""
 
+from seqlstm.nn.ctc import FrameStack, beam_decode, greedy_decode, prefix_beam_search
 from seqlstm.nn.dropout import LockedDropout, embedding_dropout
 from seqlstm.nn.encoder import EncoderConfig, HiddenState, RecurrentEncoder, RecurrentLayer
 from seqlstm.nn.heads import StepHead, TiedDecoder
@@ -9,6 +10,7 @@ from seqlstm.nn.state import detach_state, map_state, reset_rows, select_batch, 
 __all__ = [
     "POOLINGS",
     "EncoderConfig",
+    "FrameStack",
     "HiddenState",
     "LockedDropout",
     "PooledHead",
@@ -17,10 +19,13 @@ __all__ = [
     "SequencePool",
     "StepHead",
     "TiedDecoder",
+    "beam_decode",
     "detach_state",
     "embedding_dropout",
+    "greedy_decode",
     "last_step",
     "map_state",
+    "prefix_beam_search",
     "reset_rows",
     "select_batch",
     "state_to",
