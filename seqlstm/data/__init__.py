@@ -2,8 +2,8 @@
 
 ``text/`` (character corpora), ``series/`` (time series), ``sequences/`` (labelled sequence
 files), ``audio/`` (speech clips), ``synthetic`` (long-memory tasks) and ``streams`` (stateful
-streams and resume positions, shared by all). The names below load lazily, so importing one family does not
-import the others (``import seqlstm.data`` loads neither pandas nor Lightning).
+streams and resume positions, shared by all). The names below load lazily, so importing one
+family does not import the others (``import seqlstm.data`` loads neither pandas nor Lightning).
 """
 
 from __future__ import annotations
