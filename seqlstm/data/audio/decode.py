@@ -51,12 +51,32 @@ def read_audio(path: str | Path, sample_rate: int, start: int = 0,
         reason = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
         raise DataError(f"{path}: unreadable or truncated audio ({reason})") from None
     if samples.shape[0] == 0:
-        raise DataError(f"{path}: the audio file holds no samples")
+        raise DataError(f"{path}: the audio file holds no samples (empty or truncated)")
+    missing = wav_shortfall(path, size)
+    if missing:
+        raise DataError(f"{path}: truncated audio (the WAV header declares {missing} more "
+                        "bytes of samples than the file holds)")
     mono = samples.mean(axis=1) if samples.shape[1] > 1 else samples[:, 0]
     try:
         return resample(mono, rate, sample_rate)
     except DataError as err:
         raise DataError(f"{path}: {err}") from None
+
+
+def wav_shortfall(path: Path, size: int) -> int:
+    """How many bytes of samples a WAV file's header declares beyond the file's end (0 for
+    complete files and other formats; libsndfile reads a cut WAV file without a word)."""
+    with open(path, "rb") as handle:
+        if handle.read(4) != b"RIFF" or (handle.read(4) and handle.read(4) != b"WAVE"):
+            return 0
+        while header := handle.read(8):
+            if len(header) < 8:
+                return 0
+            name, length = header[:4], int.from_bytes(header[4:], "little")
+            if name == b"data":
+                return 0 if length == 0xFFFFFFFF else max(length - (size - handle.tell()), 0)
+            handle.seek(length + (length & 1), 1)
+    return 0
 
 
 def check_rates(source: int, target: int) -> tuple[int, int]:
