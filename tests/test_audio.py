@@ -63,9 +63,9 @@ def test_features_match_librosa(librosa, kind):
 
 
 def test_feature_config_refuses_bad_values():
-    with pytest.raises(ConfigError, match="data.features.kind"):
+    with pytest.raises(ConfigError, match=r"data.features.kind"):
         FeatureConfig(kind="spectrogram")
-    with pytest.raises(ConfigError, match="data.features.n_mfcc"):
+    with pytest.raises(ConfigError, match=r"data.features.n_mfcc"):
         FeatureConfig(kind="mfcc", n_mfcc=50)
 
 
@@ -218,7 +218,7 @@ def test_waveform_augmentation_and_spec_augment_respect_lengths():
                           AugmentConfig(time_masks=1, time_mask_frames=5, freq_masks=1,
                                         freq_mask_bins=3), gen)
     assert masked.shape == (2, 50, 10) and (masked == 0).any()
-    with pytest.raises(ConfigError, match="data.augment"):
+    with pytest.raises(ConfigError, match=r"data.augment"):
         AugmentConfig.from_config({"pitch": 2})
 
 
@@ -244,7 +244,7 @@ def test_keyword_classes_unknown_and_silence(tmp_path):
     assert dm.spec.labels == ["up", "_unknown_", "_silence_"]
     counts = dict(zip(dm.spec.labels, dm.spec.extra["class_counts"], strict=True))
     assert counts == {"up": 8, "_unknown_": 4, "_silence_": 3}
-    with pytest.raises(ConfigError, match="data.silence_fraction"):
+    with pytest.raises(ConfigError, match=r"data.silence_fraction"):
         AudioDataModule(path=str(commands_folder(tmp_path / "plain")),
                         silence_fraction=0.1).setup("fit")
 
