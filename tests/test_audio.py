@@ -256,3 +256,22 @@ def test_evaluation_scores_a_folder_without_lists_whole(tmp_path):
                             fitted=dm.fitted)
     other.setup("test")
     assert set(other.splits) == {"test"} and len(other.splits["test"]) == 24
+
+
+def test_speech_commands_download_unpacks_a_local_copy(tmp_path):
+    import tarfile
+
+    from seqlstm.data.audio.corpus import speech_commands
+
+    source = commands_folder(tmp_path / "source", noise=True)
+    archive = tmp_path / "mirror.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for path in sorted(source.rglob("*")):
+            tar.add(path, arcname=path.relative_to(source).as_posix(), recursive=False)
+    folder = speech_commands(tmp_path / "data", url=archive.as_uri())
+    assert folder.name == "speech_commands_v0.01"
+    layout = discover(folder)
+    assert len(layout.splits["test"]) == 4 and len(layout.noise) == 1
+    assert speech_commands(tmp_path / "data", url="file:///nowhere") == folder  # once
+    with pytest.raises(DataError, match="version 3"):
+        speech_commands(tmp_path / "data", version=3)
