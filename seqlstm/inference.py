@@ -129,9 +129,10 @@ class Predictor:
 
     # -- speech (CTC) -------------------------------------------------------------------------
 
-    def transcribe(self, samples: ArrayLike, decoder: str = "greedy") -> str:
+    def transcribe(self, samples: ArrayLike | Path, decoder: str = "greedy") -> str:
         """The transcript of one utterance: mono samples ``(N,)`` at the model's sample rate
-        (``spec.extra['features']['sample_rate']``), decoded ``greedy`` or ``beam``."""
+        (``spec.extra['features']['sample_rate']``) or an audio file's path (decoded and
+        resampled), decoded ``greedy`` or ``beam``."""
         from seqlstm.transcription import transcribe
 
         return transcribe(self.require(CTCRecognizer), samples, decoder=decoder)

@@ -9,9 +9,12 @@ greedy decoding of the whole utterance. Streaming needs a unidirectional encoder
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 
+from seqlstm.data.audio.decode import read_audio
 from seqlstm.data.audio.features import FeatureConfig, FeatureExtractor
 from seqlstm.errors import CheckpointError, DataError
 from seqlstm.tasks import CTCRecognizer
@@ -45,8 +48,14 @@ class AudioFrontEnd:
         return self.normalise(self.extractor.from_power(power))[0]
 
 
-def as_samples(samples: np.ndarray | torch.Tensor | list, device: torch.device) -> torch.Tensor:
-    """Mono float32 samples ``(N,)`` on ``device``."""
+Audio = np.ndarray | torch.Tensor | list | str | Path
+
+
+def as_samples(samples: Audio, device: torch.device, rate: int | None = None) -> torch.Tensor:
+    """Mono float32 samples ``(N,)`` on ``device``; a path is decoded and resampled to
+    ``rate``."""
+    if isinstance(samples, (str, Path)):
+        samples = read_audio(samples, rate)
     tensor = torch.as_tensor(np.asarray(samples, dtype=np.float32), device=device)
     if tensor.dim() != 1:
         raise DataError(f"expected mono samples (N,), got shape {tuple(tensor.shape)}")
@@ -126,11 +135,12 @@ class AudioStream:
 
 
 @torch.inference_mode()
-def transcribe(task: CTCRecognizer, samples: np.ndarray | torch.Tensor | list,
-               front: AudioFrontEnd | None = None, decoder: str = "greedy") -> str:
-    """The transcript of one whole utterance ``(N,)`` (greedy or beam decoding)."""
+def transcribe(task: CTCRecognizer, samples: Audio, front: AudioFrontEnd | None = None,
+               decoder: str = "greedy") -> str:
+    """The transcript of one whole utterance: samples ``(N,)`` at the model's rate, or an
+    audio file (greedy or beam decoding)."""
     front = front or AudioFrontEnd(task)
-    frames = front.frames(as_samples(samples, task.device))  # (T, F)
+    frames = front.frames(as_samples(samples, task.device, front.config.sample_rate))  # (T, F)
     lengths = torch.tensor([len(frames)])
     outputs, _ = task(frames[None], lengths=lengths)
     return task.text(task.decode(outputs, task.stacked_lengths(lengths), decoder)[0])

@@ -125,6 +125,7 @@ def test_streaming_equals_offline_greedy_decoding(manifest_data, chunk):
         partials = [stream.push(samples[i : i + chunk]) for i in range(0, len(samples), chunk)]
         final = stream.finish()
         offline = predictor.transcribe(samples)
+        assert predictor.transcribe(clip.path) == offline
         assert final == offline == task.text([i for i in batch_out["tokens"][0].tolist()
                                               if i >= 0])
         assert all(final.startswith(p[:-1]) for p in partials if p)  # partials grow

@@ -32,12 +32,13 @@ def select_words(clips: list[Clip], words: list[str] | None, unknown_fraction: f
 
 
 def silence_clips(noise: list[Path], count: int, sample_rate_of: dict[Path, tuple[int, int]],
-                  rng: np.random.Generator) -> list[Clip]:
+                  rng: np.random.Generator, fraction: float = 0.0) -> list[Clip]:
     """``count`` one-second ``_silence_`` segments at random places of the noise files
-    (``sample_rate_of`` maps each file to its (rate, frames))."""
+    (``sample_rate_of`` maps each file to its (rate, frames); ``fraction`` is the configured
+    share, for the error message)."""
     if count and not noise:
         raise ConfigError("data.silence_fraction", "0 for data without a _background_noise_ "
-                          "folder (silence clips are cut from it)", count)
+                          "folder (silence clips are cut from it)", fraction)
     clips = []
     for _ in range(count):
         path = noise[int(rng.integers(len(noise)))]

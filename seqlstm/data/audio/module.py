@@ -133,7 +133,8 @@ class AudioDataModule(InMemoryDataModule):
         count = round(self.hparams.silence_fraction * len(clips))
         if count:
             info = {p: _frames(p) for p in layout.noise}
-            clips = clips + silence_clips(layout.noise, count, info, rng)
+            clips = clips + silence_clips(layout.noise, count, info, rng,
+                                          self.hparams.silence_fraction)
         return clips
 
     def target_kind(self, layout: Layout | None = None) -> str:
