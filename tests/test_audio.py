@@ -275,3 +275,56 @@ def test_speech_commands_download_unpacks_a_local_copy(tmp_path):
     assert speech_commands(tmp_path / "data", url="file:///nowhere") == folder  # once
     with pytest.raises(DataError, match="version 3"):
         speech_commands(tmp_path / "data", version=3)
+
+
+SPEECH_RUN = ["data=audio", "data.batch_size=4", "model.encoder.hidden_size=8", "logger=[]",
+              "test=false", "trainer.max_epochs=1", "trainer.enable_progress_bar=false",
+              "callbacks=none"]
+
+
+def _truncate(folder):
+    clip = folder / "train" / "001.wav"
+    clip.write_bytes(clip.read_bytes()[:2000])
+    return "train/001.wav: truncated audio"
+
+
+def _empty(folder):
+    (folder / "train" / "002.wav").write_bytes(b"")
+    return "train/002.wav: the audio file is empty"
+
+
+def _missing(folder):
+    (folder / "train" / "003.wav").unlink()
+    return "train.csv:row 5: the audio file train/003.wav does not exist"
+
+
+def _symbols(folder):
+    text = (folder / "valid.csv").read_text().replace(",bab,", ",b-b,", 1)
+    (folder / "valid.csv").write_text(text)
+    return "valid.csv:row 3: transcript 'b-b' has symbols '-' outside the output units 'ab'"
+
+
+@pytest.mark.parametrize("spoil", [_truncate, _empty, _missing, _symbols])
+def test_bad_audio_stops_training_with_one_line_and_no_outputs(spoil, compose_train, tmp_path):
+    import re
+
+    from seqlstm.cli.train import train
+
+    folder = manifest_folder(tmp_path / "m")
+    message = spoil(folder)
+    cfg = compose_train(*SPEECH_RUN, f"data.path={folder}")
+    with pytest.raises(DataError) as error:
+        train(cfg)
+    assert re.search(message, str(error.value)) and "\n" not in str(error.value)
+    assert not list(tmp_path.rglob("*.ckpt"))
+
+
+@pytest.mark.slow
+def test_the_cli_prints_one_error_line_naming_the_file(tmp_path):
+    from tests.conftest import run_cli
+
+    folder = manifest_folder(tmp_path / "m")
+    _empty(folder)
+    result = run_cli("train", *SPEECH_RUN, f"data.path={folder}", cwd=tmp_path, check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith(f"error: {folder}/train/002.wav:")
