@@ -171,3 +171,42 @@ def test_keyword_spotting_predictions_have_labels_and_probabilities(tmp_path):
     assert list(frame.columns) == ["id", "predicted", "prob_down", "prob_up", "label"]
     assert frame.id.iloc[0] == "down/00000000_nohash_0.wav" and len(frame) == 24
     np.testing.assert_allclose(frame[["prob_down", "prob_up"]].sum(1), 1, atol=1e-5)
+
+
+def test_a_lexicon_keeps_beam_search_to_its_words():
+    from seqlstm.nn.ctc import Lexicon
+
+    # units: a=0, b=1, space=2, blank=3; words "ba" and "a"
+    lexicon = Lexicon([(1, 0), (0,)], separator=2)
+    rng = np.random.default_rng(1)
+    for _ in range(10):
+        logits = rng.standard_normal((5, 4)) * 2
+        log_probs = logits - np.log(np.exp(logits).sum(1, keepdims=True))
+        totals: dict[tuple[int, ...], float] = {}
+        for path in itertools.product(range(4), repeat=5):
+            key = collapse(path, 3)
+            words = [tuple(w) for w in _split(key, 2)]
+            if key and all(w in lexicon.words for w in words):
+                p = math.exp(sum(log_probs[t, u] for t, u in enumerate(path)))
+                totals[key] = totals.get(key, 0.0) + p
+        found = prefix_beam_search(log_probs, blank=3, beam_width=1000, prune=-math.inf,
+                                   lexicon=lexicon)
+        assert tuple(found) == max(totals, key=totals.get)
+    assert lexicon.allows((1, 0, 2)) and not lexicon.allows((0, 1)) and lexicon.complete((0,))
+
+
+def _split(ids: tuple[int, ...], separator: int) -> list[list[int]]:
+    words: list[list[int]] = [[]]
+    for unit in ids:
+        if unit == separator:
+            words.append([])
+        else:
+            words[-1].append(unit)
+    return words
+
+
+def test_the_lexicon_option_is_checked(manifest_data):
+    task = build_task({**MODEL, "lexicon": ["ab", "ba"]}, manifest_data.spec)
+    assert task.lexicon.words == {(0, 1), (1, 0)}
+    with pytest.raises(ConfigError, match=r"label_sequence.lexicon"):
+        build_task({**MODEL, "lexicon": ["abc"]}, manifest_data.spec)

@@ -17,7 +17,7 @@ from torchmetrics.text import CharErrorRate, WordErrorRate
 
 from seqlstm.errors import ConfigError
 from seqlstm.nn import EncoderConfig, HiddenState, RecurrentEncoder, StepHead
-from seqlstm.nn.ctc import FrameStack, beam_decode, greedy_decode
+from seqlstm.nn.ctc import FrameStack, Lexicon, beam_decode, greedy_decode
 from seqlstm.spec import IGNORE_INDEX
 from seqlstm.tasks.base import Batch, SequenceTask
 
@@ -32,13 +32,16 @@ class CTCRecognizer(SequenceTask):
             sequence ``stack`` times; every clip must keep more steps than labels).
         decoder: what :meth:`predict_step` uses, ``greedy`` or ``beam``.
         beam_width: prefix beam search width (test metrics ``*_beam`` and ``decoder: beam``).
+        lexicon: a word list that beam search keeps to (words separated by the unit ``" "``);
+            None: any labelling.
         pack: give the encoder the batch's lengths (None: only for a bidirectional encoder,
             whose backward direction must not read padding).
         **kwargs: see :class:`SequenceTask`.
     """
 
     def __init__(self, *args: Any, stack: int = 1, decoder: str = "greedy",
-                 beam_width: int = 8, pack: bool | None = None, **kwargs: Any) -> None:
+                 beam_width: int = 8, lexicon: list[str] | None = None,
+                 pack: bool | None = None, **kwargs: Any) -> None:
         key = "model.task_options.label_sequence"
         if isinstance(stack, bool) or not isinstance(stack, int) or stack < 1:
             raise ConfigError(f"{key}.stack", "an integer >= 1", stack)
@@ -58,6 +61,18 @@ class CTCRecognizer(SequenceTask):
         self.packs = self.encoder.config.bidirectional if pack is None else pack
         self.blank = self.spec.output_size
         self.ctc = nn.CTCLoss(blank=self.blank, zero_infinity=True)
+        self.lexicon = self.build_lexicon(lexicon, f"{key}.lexicon")
+
+    def build_lexicon(self, words: list[str] | None, key: str) -> Lexicon | None:
+        """The :class:`Lexicon` of ``words`` over this model's units."""
+        if words is None:
+            return None
+        ids = {unit: i for i, unit in enumerate(self.spec.labels)}
+        if isinstance(words, str) or not words \
+                or any(not w or set(w) - set(ids) or " " in w for w in words):
+            raise ConfigError(key, f"a list of words written in the units {''.join(ids)!r}",
+                              words)
+        return Lexicon([tuple(ids[ch] for ch in w) for w in words], ids.get(" "))
 
     def build_encoder(self, input_size: int, config: EncoderConfig) -> RecurrentEncoder:
         return RecurrentEncoder(input_size * self.stack, config)
@@ -111,7 +126,8 @@ class CTCRecognizer(SequenceTask):
         metrics["wer"].update(greedy, truth)
         if "cer_beam" in metrics:
             beam = [self.text(ids) for ids in beam_decode(outputs.log_softmax(-1), steps,
-                                                          self.blank, self.beam_width)]
+                                                          self.blank, self.beam_width,
+                                                          self.lexicon)]
             metrics["cer_beam"].update(beam, truth)
             metrics["wer_beam"].update(beam, truth)
 
@@ -125,7 +141,8 @@ class CTCRecognizer(SequenceTask):
                decoder: str | None = None) -> list[list[int]]:
         """Unit ids of each sequence of head outputs ``(B, T', C + 1)``."""
         if (decoder or self.decoder) == "beam":
-            return beam_decode(outputs.log_softmax(-1), steps, self.blank, self.beam_width)
+            return beam_decode(outputs.log_softmax(-1), steps, self.blank, self.beam_width,
+                               self.lexicon)
         return greedy_decode(outputs, steps, self.blank)
 
     def predict_step(self, batch: Batch, batch_idx: int = 0) -> dict[str, torch.Tensor]:
