@@ -10,14 +10,19 @@
    and the real-time factor (processing time / audio duration) of streaming and of offline
    decoding.
 
+Each trained run is also scored on its test clips with white noise added at ``--snr`` dB (a
+harder condition than any split saw: the shared clips have 15-40 dB SNR).
+
     python -m benchmarks speech [--data ../shared/data] [--out bench-speech] [--only kws|ctc]
         [--chunk-ms 100] [--ckpt CKPT (skip training; stream with this checkpoint)]
-        [OVERRIDE ...]
+        [--snr 10 0] [--evaluate NAME=CKPT ...] [OVERRIDE ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import logging
 import os
 import time
@@ -67,6 +72,55 @@ def train_run(experiment: str, data: Path, overrides: list[str], out: Path) -> t
     return metrics, time.perf_counter() - start
 
 
+def noisy_copy(data: Path, snr_db: float, out: Path, seed: int = 0) -> Path:
+    """The test clips of ``data`` with white noise at ``snr_db`` dB, written once under
+    ``out``: a folder of word folders without lists (scored whole) or a manifest."""
+    import numpy as np
+    import soundfile
+
+    from seqlstm.data.audio.decode import read_audio
+    from seqlstm.data.audio.layouts import discover
+
+    layout = discover(data)
+    target = out / f"noisy-{data.name}-{snr_db:g}dB"
+    manifest = target / "test.csv"
+    result = target if layout.kind == "commands" else manifest
+    if (target / "done").is_file():
+        return result
+    rng = np.random.default_rng(seed)
+    rows = ["path,transcript,speaker"]
+    for clip in layout.splits["test"]:
+        samples = read_audio(clip.path, 16000)
+        noise = rng.standard_normal(len(samples))
+        power = max(float(np.mean(samples**2)), 1e-10)
+        noisy = samples + noise * np.sqrt(power / 10 ** (snr_db / 10))
+        name = clip.path.relative_to(data).with_suffix(".wav") if layout.kind == "commands" \
+            else Path("test") / f"{clip.path.stem}.wav"
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        soundfile.write(str(target / name), noisy.astype(np.float32), 16000)
+        rows.append(f"{name.as_posix()},{clip.label},{clip.speaker}")
+    if layout.kind != "commands":
+        manifest.write_text("\n".join(rows) + "\n")
+    (target / "done").write_text("")
+    return result
+
+
+def evaluate_on(ckpt: str, data_path: Path) -> dict[str, float]:
+    """``seqlstm-eval ckpt_path=CKPT data_path=DATA`` in this process."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.hydra_config import HydraConfig
+
+    from seqlstm.cli.evaluate import evaluate
+    from seqlstm.configs import config_dir
+
+    with initialize_config_dir(str(config_dir()), version_base="1.3"):
+        cfg = compose("eval", overrides=[f"ckpt_path={ckpt}", f"data_path={data_path}"],
+                      return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)
+    with contextlib.redirect_stdout(io.StringIO()):  # Lightning's table of the same numbers
+        return evaluate(cfg)
+
+
 def stream_check(ckpt: str, data: Path, chunk_ms: float) -> dict[str, float]:
     """Stream every test clip; exact matches with offline greedy decoding and the RTFs."""
     from seqlstm.data.audio.decode import read_audio
@@ -103,6 +157,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", choices=("kws", "ctc"), default=None)
     parser.add_argument("--chunk-ms", type=float, default=100.0)
     parser.add_argument("--ckpt", default=None)
+    parser.add_argument("--snr", type=float, nargs="*", default=[10.0, 0.0],
+                        help="also score each run on its test clips with white noise at these "
+                        "signal-to-noise ratios (dB)")
+    parser.add_argument("--evaluate", nargs="*", default=[], metavar="NAME=CKPT",
+                        help="skip training: score these checkpoints (NAME as in the run table) "
+                        "at each --snr")
     parser.add_argument("overrides", nargs="*", help="config overrides for every run "
                         "(e.g. trainer.max_epochs=2 for a smoke test)")
     args = parser.parse_args(argv)
@@ -111,7 +171,8 @@ def main(argv: list[str] | None = None) -> None:
     for name in ("lightning.pytorch", "lightning.fabric", "seqlstm"):
         logging.getLogger(name).setLevel(logging.ERROR)
     ckpt = args.ckpt
-    if ckpt is None:
+    trained = dict(item.split("=", 1) for item in args.evaluate)
+    if ckpt is None and not trained:
         print(f"{'run':<44} {'best ep':>7} " + " ".join(f"{c[5:]:>8}" for c in COLUMNS)
               + f" {'wall s':>7}")
         for name, experiment, folder, overrides in RUNS:
@@ -119,6 +180,7 @@ def main(argv: list[str] | None = None) -> None:
                 continue
             metrics, seconds = train_run(experiment, args.data / folder,
                                          [*overrides, *args.overrides], args.out)
+            trained[name] = metrics["ckpt"]
             if name == STREAMING:
                 ckpt = metrics["ckpt"]
             cells = " ".join(f"{metrics[c]:8.4f}" if c in metrics else f"{'-':>8}"
@@ -126,6 +188,18 @@ def main(argv: list[str] | None = None) -> None:
             epoch = Path(metrics["ckpt"]).name[len("epoch"):][:3]  # epochNNN-stepNNNNNN.ckpt
             print(f"{name:<44} {int(epoch) + 1 if epoch.isdigit() else '-':>7} {cells} "
                   f"{seconds:7.0f}", flush=True)
+    if args.snr and trained:
+        folders = {experiment: folder for _, experiment, folder, _ in RUNS}
+        print(f"\n{'run (noisy test clips)':<44} {'SNR dB':>7} "
+              + " ".join(f"{c[5:]:>8}" for c in COLUMNS))
+        for name, path in trained.items():
+            experiment = next(e for n, e, _, _ in RUNS if n == name)
+            for snr in args.snr:
+                noisy = noisy_copy(args.data / folders[experiment], snr, args.out)
+                metrics = evaluate_on(path, noisy)
+                cells = " ".join(f"{metrics[c]:8.4f}" if c in metrics else f"{'-':>8}"
+                                 for c in COLUMNS)
+                print(f"{name:<44} {snr:7g} {cells}", flush=True)
     if ckpt and args.only != "kws":
         result = stream_check(ckpt, args.data / "spoken_digits", args.chunk_ms)
         print(f"\nstreaming ({args.chunk_ms:.0f} ms chunks, 1 thread) with {ckpt}:")
