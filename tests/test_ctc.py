@@ -139,13 +139,14 @@ def test_streaming_refuses_a_bidirectional_model(manifest_data):
         Predictor(task).audio_stream()
 
 
-def test_export_of_a_ctc_model_carries_state(manifest_data, tmp_path):
+@pytest.mark.parametrize("stack", [2, 3])
+def test_export_of_a_ctc_model_carries_state(manifest_data, tmp_path, stack):
     from seqlstm.export import export
 
     torch.manual_seed(0)
-    task = build_task({**MODEL, "stack": 2}, manifest_data.spec).eval()
-    written = export(task, tmp_path, "ctc", formats=("torchscript",))
-    module = torch.jit.load(str(written[0]))
+    task = build_task({**MODEL, "stack": stack}, manifest_data.spec).eval()
+    written = export(task, tmp_path, "ctc")  # ONNX, TorchScript and the .json
+    module = torch.jit.load(str(written[1]))
     x = manifest_data.splits["test"].__getitems__([0])["inputs"][:, :24]  # (1, 24, 40)
     zeros = (torch.zeros(2, 1, 16), torch.zeros(2, 1, 16))
     whole, *_ = module(x, *zeros)
@@ -153,8 +154,14 @@ def test_export_of_a_ctc_model_carries_state(manifest_data, tmp_path):
     second, *_ = module(x[:, 12:], h, c)
     with torch.no_grad():
         expected, _ = task(x)
+    assert expected.shape == (1, 24 // stack, 3)
     torch.testing.assert_close(whole, expected)
     torch.testing.assert_close(torch.cat([first, second], 1), expected, atol=1e-5, rtol=1e-4)
+    ort = pytest.importorskip("onnxruntime", reason="the ONNX check needs onnxruntime")
+    session = ort.InferenceSession(str(written[0]))
+    onnx_out = session.run(None, {"inputs": x.numpy(), "h": zeros[0].numpy(),
+                                  "c": zeros[1].numpy()})[0]
+    np.testing.assert_allclose(onnx_out, expected.numpy(), atol=1e-5)
 
 
 def test_keyword_spotting_predictions_have_labels_and_probabilities(tmp_path):

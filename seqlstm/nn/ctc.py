@@ -23,15 +23,17 @@ class FrameStack(nn.Module):
     def __init__(self, k: int) -> None:
         super().__init__()
         self.k = k
+        #: input steps per output step (what an exporter needs to make a long enough example)
+        self.time_reduction = k
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.k == 1:
             return x
-        batch, steps, width = x.shape
-        pad = (-steps) % self.k
-        if pad:
-            x = nn.functional.pad(x, (0, 0, 0, pad))
-        return x.reshape(batch, (steps + pad) // self.k, self.k * width)
+        if not torch.jit.is_tracing():  # an exported graph takes T a multiple of k
+            pad = (-x.size(1)) % self.k
+            if pad:
+                x = nn.functional.pad(x, (0, 0, 0, pad))
+        return x.reshape(x.size(0), -1, self.k * x.size(2))  # (B, T / k, k * F)
 
     def lengths(self, lengths: torch.Tensor) -> torch.Tensor:
         """Stacked frames of sequences ``lengths`` frames long."""
