@@ -48,6 +48,7 @@ def test_dct_matches_scipy_orthonormal_dct2():
                                dct(x, type=2, norm="ortho")[:, :13], atol=1e-5)
 
 
+@pytest.mark.slow  # librosa's first feature call JIT-compiles (numba) for seconds
 @pytest.mark.parametrize("kind", ["logmel", "mfcc"])
 def test_features_match_librosa(librosa, kind):
     y = (0.1 * np.random.default_rng(0).standard_normal(8000)).astype(np.float32)
