@@ -22,6 +22,9 @@ BENCHMARKS = {
     "generation": ("benchmarks.generation_speed",
                    "generation chars/s: carried state vs re-reading a window per character "
                    "(torch, and the Keras example with --keras)"),
+    "speech": ("benchmarks.speech",
+               "speech recipes (keyword spotting, CTC) with and without augmentation; "
+               "streaming transcription == offline and its real-time factor"),
     "learning": ("benchmarks.learning",
                  "learning results against published tables (adding, temporal order, copy, "
                  "tiny shakespeare, JapaneseVowels, MASE)"),

@@ -84,6 +84,8 @@ class StepModule(nn.Module):
     def example(self, batch_size: int = 2, steps: int = 3) -> tuple[torch.Tensor, ...]:
         """Example inputs for tracing (sizes > 1, so no dimension is taken for a constant)."""
         spec = self.spec
+        # a front end that shortens time (CTC frame stacking) must still leave > 1 step
+        steps *= getattr(self.embedding, "time_reduction", 1)
         if spec.input_kind == "tokens":
             inputs = torch.randint(0, spec.input_size, (batch_size, steps))
         else:

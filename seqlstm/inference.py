@@ -8,6 +8,9 @@
 * :class:`Stream` carries the hidden state between calls: feed it one observation (a token, a
   character or a feature vector) at a time and it returns the prediction for the next step,
   at the cost of one recurrent step.
+* For CTC models, :meth:`~Predictor.transcribe` gives the transcript of a whole utterance and
+  :meth:`~Predictor.audio_stream` an :class:`~seqlstm.transcription.AudioStream` that
+  transcribes audio pushed in chunks (see :mod:`seqlstm.transcription`).
 
 Tasks decide what a step's prediction is through :meth:`SequenceTask.step`
 (:mod:`seqlstm.tasks.base`); everything here works for any task.
@@ -24,7 +27,7 @@ import torch
 from seqlstm.errors import CheckpointError, DataError
 from seqlstm.nn import HiddenState
 from seqlstm.spec import Vocabulary
-from seqlstm.tasks import Forecaster, LanguageModel, SequenceTask, load_task
+from seqlstm.tasks import CTCRecognizer, Forecaster, LanguageModel, SequenceTask, load_task
 
 ArrayLike = torch.Tensor | np.ndarray | list | int | float | str
 TaskT = TypeVar("TaskT", bound=SequenceTask)
@@ -123,6 +126,23 @@ class Predictor:
             raise CheckpointError(f"this needs a {kind.__name__}; the predictor holds a "
                                   f"{type(self.task).__name__}")
         return self.task
+
+    # -- speech (CTC) -------------------------------------------------------------------------
+
+    def transcribe(self, samples: ArrayLike | Path, decoder: str = "greedy") -> str:
+        """The transcript of one utterance: mono samples ``(N,)`` at the model's sample rate
+        (``spec.extra['features']['sample_rate']``) or an audio file's path (decoded and
+        resampled), decoded ``greedy`` or ``beam``."""
+        from seqlstm.transcription import transcribe
+
+        return transcribe(self.require(CTCRecognizer), samples, decoder=decoder)
+
+    def audio_stream(self) -> Any:
+        """An :class:`~seqlstm.transcription.AudioStream`: ``push(chunk)`` returns the partial
+        transcript, ``finish()`` the final one (equal to offline greedy decoding)."""
+        from seqlstm.transcription import AudioStream
+
+        return AudioStream(self.require(CTCRecognizer))
 
     # -- language models ----------------------------------------------------------------------
 

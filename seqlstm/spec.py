@@ -11,14 +11,20 @@ input_kind     inputs                             meaning
 ``real``       ``(B, T, input_size)`` float32     measured features per step
 =============  =================================  =========================================
 
-=============  ===================================  =========================================
-target_kind    targets                              task
-=============  ===================================  =========================================
-``next_token`` ``(B, T)`` int64 (-100 = skip)       language model: the token after each step
-``real``       ``(B, horizon, output_size)``        forecast of the next ``horizon`` steps
-``class``      ``(B,)`` int64                       one class per sequence
-``step_class`` ``(B, T)`` int64 (-100 = pad)        one label per step (tagging)
-=============  ===================================  =========================================
+==================  ===================================  ===================================
+target_kind         targets                              task
+==================  ===================================  ===================================
+``next_token``      ``(B, T)`` int64 (-100 = skip)       language model: the token after
+                                                         each step
+``real``            ``(B, horizon, output_size)``        forecast of the next ``horizon``
+                                                         steps
+``class``           ``(B,)`` int64                       one class per sequence
+``step_class``      ``(B, T)`` int64 (-100 = pad)        one label per step (tagging)
+``label_sequence``  ``(B, S)`` int64 (-100 = pad), and   a label sequence shorter than the
+                    ``target_lengths`` ``(B,)``          input, without alignment
+                                                         (transcription with CTC); ids index
+                                                         ``labels`` (the output units)
+==================  ===================================  ===================================
 
 Besides the spec, this module holds the codecs for what a spec carries: the character
 :class:`Vocabulary` of ``spec.vocab``, the per-series :class:`SeriesScaler` of ``spec.extra``
@@ -48,7 +54,7 @@ import torch
 from seqlstm.errors import ConfigError, DataError
 
 INPUT_KINDS = ("tokens", "real")
-TARGET_KINDS = ("next_token", "real", "class", "step_class")
+TARGET_KINDS = ("next_token", "real", "class", "step_class", "label_sequence")
 SPLITS = ("train", "val", "test")
 #: the target id that losses and metrics skip (padding, already-scored steps)
 IGNORE_INDEX = -100
@@ -69,7 +75,8 @@ class DataSpec:
     vocab: list[str] | None = None
     """Token strings by id, for ``tokens`` inputs (id 0 is the unknown token)."""
     labels: list[str] | None = None
-    """Class names by id, for ``class`` and ``step_class`` targets."""
+    """Class names by id, for ``class`` and ``step_class`` targets; the output units (e.g.
+    characters) by id for ``label_sequence`` targets."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Plain data a task needs at prediction time (scalers, feature names...)."""
 

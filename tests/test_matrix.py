@@ -42,6 +42,14 @@ def data_overrides(name: str, small_text: Path, tmp_path: Path) -> list[str]:
         return ["data.batch_size=8"]
     if name == "sequences":
         return [f"data.path={toy_sequences(tmp_path)}", "data.batch_size=4"]
+    if name in ("audio", "audio_augmented"):
+        pytest.importorskip("soundfile", reason=f"data={name} decodes audio with soundfile")
+        from tests.helpers.audio import commands_folder, manifest_folder
+
+        # data=audio: keyword spotting (a Speech Commands folder); audio_augmented: CTC
+        folder = commands_folder(tmp_path / "cmd") if name == "audio" \
+            else manifest_folder(tmp_path / "manifests")
+        return [f"data.path={folder}", "data.batch_size=4"]
     if name in SYNTHETIC:
         return ["data.length=24", "data.train_size=32", "data.val_size=16", "data.test_size=16",
                 "data.batch_size=8", *SYNTHETIC[name]]

@@ -1,9 +1,9 @@
 """LightningDataModules by family; nothing here knows about models.
 
 ``text/`` (character corpora), ``series/`` (time series), ``sequences/`` (labelled sequence
-files), ``synthetic`` (long-memory tasks) and ``streams`` (stateful streams and resume
-positions, shared by all). The names below load lazily, so importing one family does not
-import the others (``import seqlstm.data`` loads neither pandas nor Lightning).
+files), ``audio/`` (speech clips), ``synthetic`` (long-memory tasks) and ``streams`` (stateful
+streams and resume positions, shared by all). The names below load lazily, so importing one
+family does not import the others (``import seqlstm.data`` loads neither pandas nor Lightning).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from seqlstm.lazy import lazy_exports
 
 _EXPORTS = {
     "AddingProblem": "seqlstm.data.synthetic",
+    "AudioDataModule": "seqlstm.data.audio.module",
     "CharDataModule": "seqlstm.data.text.char",
     "CopyTask": "seqlstm.data.synthetic",
     "DataSpec": "seqlstm.spec",

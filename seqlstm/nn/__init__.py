@@ -1,5 +1,6 @@
 """Plain torch building blocks; nothing here knows about Lightning."""
 
+from seqlstm.nn.ctc import FrameStack, beam_decode, greedy_decode, prefix_beam_search
 from seqlstm.nn.dropout import LockedDropout, embedding_dropout
 from seqlstm.nn.encoder import EncoderConfig, HiddenState, RecurrentEncoder, RecurrentLayer
 from seqlstm.nn.heads import DirectHead, StepHead, TiedDecoder
@@ -10,6 +11,7 @@ __all__ = [
     "POOLINGS",
     "DirectHead",
     "EncoderConfig",
+    "FrameStack",
     "HiddenState",
     "LockedDropout",
     "PooledHead",
@@ -18,10 +20,13 @@ __all__ = [
     "SequencePool",
     "StepHead",
     "TiedDecoder",
+    "beam_decode",
     "detach_state",
     "embedding_dropout",
+    "greedy_decode",
     "last_step",
     "map_state",
+    "prefix_beam_search",
     "reset_rows",
     "state_to",
     "valid_mask",

@@ -12,6 +12,7 @@ from seqlstm.targets import resolve_class
 from seqlstm.tasks.base import SequenceTask
 from seqlstm.tasks.checkpoint import load_task, read_checkpoint
 from seqlstm.tasks.classifier import Classifier, LabelTask, Tagger
+from seqlstm.tasks.ctc import CTCRecognizer
 from seqlstm.tasks.forecaster import Forecaster
 from seqlstm.tasks.language_model import LanguageModel
 
@@ -21,6 +22,7 @@ TASKS: dict[str, type[SequenceTask]] = {
     "real": Forecaster,
     "class": Classifier,
     "step_class": Tagger,
+    "label_sequence": CTCRecognizer,
 }
 
 
@@ -59,6 +61,7 @@ def build_task(model: Mapping[str, Any], spec: DataSpec,
 
 __all__ = [
     "TASKS",
+    "CTCRecognizer",
     "Classifier",
     "Forecaster",
     "LabelTask",
