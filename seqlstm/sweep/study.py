@@ -7,6 +7,7 @@ import csv
 import fcntl
 import logging
 import threading
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,19 +28,26 @@ PRUNER_ATTR = "pruner"
 
 
 def open_storage(url: str | None, heartbeat_interval: int | None = None,
-                 grace_period: int | None = None) -> optuna.storages.BaseStorage | None:
+                 grace_period: int | None = None,
+                 retry_failed: int = 0) -> optuna.storages.BaseStorage | None:
     """An RDB storage for ``url`` (None: in memory), failing now with a one-line error.
 
-    With a heartbeat, trials of a worker that died are failed once ``grace_period`` passes.
+    With a heartbeat, trials of a worker that died are failed once ``grace_period`` passes;
+    with ``retry_failed`` > 0 each such trial is queued again with the same parameters (up to
+    that many times) for the next worker that asks.
     """
     if not url:
         return None
     path = _sqlite_path(url)
     engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    retry = (optuna.storages.RetryFailedTrialCallback(max_retry=retry_failed)
+             if retry_failed and heartbeat_interval else None)
+
     def connect() -> optuna.storages.RDBStorage:
         return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs,
                                           heartbeat_interval=heartbeat_interval,
-                                          grace_period=grace_period)
+                                          grace_period=grace_period,
+                                          failed_trial_callback=retry)
 
     try:
         if path:
@@ -70,17 +78,41 @@ def open_study(name: str, storage: optuna.storages.BaseStorage | None, direction
 
 def trial_budget_used(study: optuna.Study) -> int:
     """Trials that count towards ``n_trials``: finished, running or waiting ones, and failures
-    of the job itself; not trials failed because their worker died (new trials replace them)."""
+    of the job itself; not trials failed because their worker died (new trials, or their
+    retries, replace them)."""
     return sum(1 for t in study.get_trials(deepcopy=False)
                if t.state != TrialState.FAIL or ERROR_ATTR in t.user_attrs)
 
 
 @contextlib.contextmanager
-def sqlite_lock(url: str | None) -> Iterator[None]:
-    """Serialise a step among workers sharing a local sqlite file: creating its tables, and
-    "count the budget, then ask" so that they never start more than ``n_trials``. Other
+def budget_lock(url: str | None, storage: optuna.storages.BaseStorage | None,
+                study_name: str) -> Iterator[None]:
+    """Serialise "count the budget, then ask" among the workers of one study, so that together
+    they never start more than ``n_trials``: a file lock beside a sqlite file, a PostgreSQL
+    advisory lock (held by a connection of its own, so a worker that dies releases it). Other
     databases get no lock: at the very end of a study, workers asking at the same instant
     may overshoot by one trial each."""
+    if not (url and url.startswith("postgresql") and isinstance(storage,
+                                                                 optuna.storages.RDBStorage)):
+        with sqlite_lock(url):
+            yield
+        return
+    key = zlib.crc32(f"seqlstm-budget:{study_name}".encode())  # fits pg's bigint
+    with storage.engine.connect() as connection:
+        connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": key})
+        connection.commit()  # the lock belongs to the session: no transaction left open
+        try:
+            yield
+        finally:
+            connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:key)"),
+                               {"key": key})
+            connection.commit()
+
+
+@contextlib.contextmanager
+def sqlite_lock(url: str | None) -> Iterator[None]:
+    """Serialise a step among workers sharing a local sqlite file: creating its tables, and
+    counting the budget before asking (see :func:`budget_lock`)."""
     path = _sqlite_path(url)
     if path is None:
         yield

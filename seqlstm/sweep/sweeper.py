@@ -17,6 +17,7 @@ import logging
 import math
 import os
 import socket
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +62,9 @@ class OptunaSweeperConf:
     # one, another worker fails the trial and its budget goes back to the study
     heartbeat_interval: int = 60
     grace_period: Any = None
+    # times a trial whose worker died is run again, same parameters, by the next worker that
+    # asks (0: its budget goes back to the study and the sampler draws a new trial)
+    retry_failed: int = 0
 
 
 class OptunaSweeper(Sweeper):
@@ -68,12 +72,13 @@ class OptunaSweeper(Sweeper):
 
     def __init__(self, study_name: str, storage: str | None, direction: str, n_trials: int,
                  n_jobs: int, sampler: Any, pruner: Any, params: Any, heartbeat_interval: int,
-                 grace_period: int | None) -> None:
+                 grace_period: int | None, retry_failed: int = 0) -> None:
         self.study_name, self.storage_url, self.direction = study_name, storage, direction
         self.n_trials, self.n_jobs = n_trials, n_jobs
         self.sampler_cfg, self.pruner_cfg = _plain(sampler), _plain(pruner)
         self.params = _plain(params) or {}
         self.heartbeat_interval, self.grace_period = heartbeat_interval, grace_period
+        self.retry_failed = retry_failed
         self.job_idx = 0
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction,
@@ -105,9 +110,10 @@ class OptunaSweeper(Sweeper):
         warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
         warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
         self.storage_url = absolute_url(self.storage_url)
-        for key, value in (("n_trials", self.n_trials), ("n_jobs", self.n_jobs)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"hydra.sweeper.{key}", "an integer >= 1", value)
+        for key, value, least in (("n_trials", self.n_trials, 1), ("n_jobs", self.n_jobs, 1),
+                                  ("retry_failed", self.retry_failed, 0)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ConfigError(f"hydra.sweeper.{key}", f"an integer >= {least}", value)
         fixed, swept = self._split(arguments)
         space = distributions({**{key: spec for key, spec in self.params.items()
                                   if key not in fixed}, **swept})
@@ -118,15 +124,19 @@ class OptunaSweeper(Sweeper):
             raise ConfigError("hydra.sweeper.storage", "a database URL when hydra.sweeper.pruner "
                               "is set (each job reopens its trial from it)", self.storage_url)
         storage = open_storage(self.storage_url, self.heartbeat_interval if self.storage_url
-                               else None, self.grace_period)
+                               else None, self.grace_period, self.retry_failed)
         study = open_study(self.study_name, storage, self.direction, sampler,
                            build_pruner(self.pruner_cfg))
         study.set_user_attr(PRUNER_ATTR, self.pruner_cfg)
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         log.info("study '%s' in %s: %d trials over %s", self.study_name,
                  self.storage_url or "memory", budget, sorted(space))
-        while batch := self._ask(study, space, budget):
-            self._run(study, storage, batch, fixed)
+        while True:
+            batch = self._ask(study, storage, space, budget)
+            if batch:
+                self._run(study, storage, batch, fixed)
+            elif not self._wait_for_others(study):
+                break
         summary = write_summary(study, Path(self.config.hydra.sweep.dir))
         log.info("best value %s with %s (summary: %s)", summary.get("best_value"),
                  summary.get("best_params"), self.config.hydra.sweep.dir)
@@ -138,7 +148,7 @@ class OptunaSweeper(Sweeper):
         fixed, swept = {}, {}
         for override in OverridesParser.create().parse_overrides(arguments):
             if override.is_sweep_override():
-                swept[override.get_key_element()] = override.get_value_element_as_str()
+                swept[override.get_key_element()] = override.get_value_string()
             else:
                 fixed[override.key_or_group] = override.input_line
         return fixed, swept
@@ -160,19 +170,31 @@ class OptunaSweeper(Sweeper):
         return instantiate(config, search_space=grid), min(
             self.n_trials, math.prod(len(values) for values in grid.values()))
 
-    def _ask(self, study: Any, space: dict[str, Any], budget: int) -> list[Any]:
+    def _ask(self, study: Any, storage: Any, space: dict[str, Any], budget: int) -> list[Any]:
         """Up to ``n_jobs`` new trials, while the study's budget lasts."""
         import optuna
 
-        from seqlstm.sweep.study import sqlite_lock, trial_budget_used
+        from seqlstm.sweep.study import budget_lock, trial_budget_used
 
         optuna.storages.fail_stale_trials(study)
-        with sqlite_lock(self.storage_url):
+        with budget_lock(self.storage_url, storage, self.study_name):
             left = budget - trial_budget_used(study)
             batch = [study.ask(space) for _ in range(max(0, min(self.n_jobs, left)))]
         for trial in batch:
             trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         return batch
+
+    def _wait_for_others(self, study: Any) -> bool:
+        """With the budget spent, whether trials of other workers still run: then wait a
+        heartbeat and ask again, for a trial of a worker that died is failed once its grace
+        period passes and its budget (or its retry) goes to whoever asks next. False: the
+        study is done."""
+        from optuna.trial import TrialState
+
+        if not any(t.state == TrialState.RUNNING for t in study.get_trials(deepcopy=False)):
+            return False
+        time.sleep(min(self.heartbeat_interval, 10))
+        return True
 
     def _run(self, study: Any, storage: Any, batch: list[Any], fixed: dict[str, str]) -> None:
         from seqlstm.sweep.study import heartbeat
@@ -205,12 +227,23 @@ class OptunaSweeper(Sweeper):
         except Exception as err:
             error = f"{type(err).__name__}: {err}"
         if error is None:
-            study.tell(trial, float(value))
+            _tell_study(study, trial, float(value))
             log.info("trial %d: %s with %s", trial.number, value, trial.params)
             return
         trial.set_user_attr(ERROR_ATTR, error)
-        study.tell(trial, state=TrialState.FAIL)
+        _tell_study(study, trial, state=TrialState.FAIL)
         log.warning("trial %d failed: %s", trial.number, error)
+
+
+def _tell_study(study: Any, trial: Any, *args: Any, **kwargs: Any) -> None:
+    """``study.tell``. The GridSampler ends a study on its last grid point by calling
+    ``study.stop()``, which Optuna refuses outside ``study.optimize``; the trial is recorded
+    before that, and the sweeper's own budget ends the sweep."""
+    try:
+        study.tell(trial, *args, **kwargs)
+    except RuntimeError as err:
+        if "Study.stop" not in str(err):
+            raise
 
 
 def _plain(value: Any) -> Any:
