@@ -59,7 +59,8 @@ def open_storage(url: str | None, heartbeat_interval: int | None = None,
                 return connect()
     except Exception as err:  # SQLAlchemy raises many kinds; all mean "cannot open"
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ConfigError(STORAGE_KEY, f"a database URL that opens ({reason})", url) from None
+        raise ConfigError(STORAGE_KEY, f"a database URL that opens ({reason})",
+                          _without_password(url)) from None
 
 
 def open_study(name: str, storage: optuna.storages.BaseStorage | None, direction: str,
@@ -186,6 +187,14 @@ def absolute_url(url: str | None) -> str | None:
     """``url`` with a relative sqlite file made absolute, so jobs in other folders agree."""
     path = _sqlite_path(url)
     return f"sqlite:///{Path(path).resolve()}" if path else url
+
+
+def _without_password(url: str) -> str:
+    """``url`` with its password, if any, shown as ``***`` (for error messages)."""
+    try:
+        return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not even a URL: nothing to hide
+        return url
 
 
 def _sqlite_path(url: str | None) -> str | None:
