@@ -126,25 +126,36 @@ def sqlite_lock(url: str | None) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def record_heartbeats(storage: optuna.storages.BaseStorage | None, study_name: str,
+                      numbers: list[int]) -> list[int]:
+    """Record a heartbeat of trials ``numbers`` now (RDB storage with heartbeats only) and
+    return their ids. A trial gets its first one as soon as it is asked for: Optuna never
+    fails a running trial that has no heartbeat at all."""
+    if not (isinstance(storage, optuna.storages.RDBStorage)
+            and storage.get_heartbeat_interval()):
+        return []
+    study_id = storage.get_study_id_from_name(study_name)
+    ids = [storage.get_trial_id_from_study_id_trial_number(study_id, n) for n in numbers]
+    for trial_id in ids:
+        storage.record_heartbeat(trial_id)
+    return ids
+
+
 @contextlib.contextmanager
 def heartbeat(storage: optuna.storages.BaseStorage | None, study_name: str,
               numbers: list[int]) -> Iterator[None]:
     """Record the heartbeat of trials ``numbers`` while their jobs run (RDB storage only)."""
-    interval = storage.get_heartbeat_interval() if isinstance(
-        storage, optuna.storages.RDBStorage) else None
-    if not interval:
+    ids = record_heartbeats(storage, study_name, numbers)
+    if not ids:
         yield
         return
-    study_id = storage.get_study_id_from_name(study_name)
-    ids = [storage.get_trial_id_from_study_id_trial_number(study_id, n) for n in numbers]
+    interval = storage.get_heartbeat_interval()
     stop = threading.Event()
 
     def beat() -> None:
-        while True:
+        while not stop.wait(interval):
             for trial_id in ids:
                 storage.record_heartbeat(trial_id)
-            if stop.wait(interval):
-                return
 
     thread = threading.Thread(target=beat, name="optuna-heartbeat", daemon=True)
     thread.start()
@@ -192,9 +203,10 @@ def absolute_url(url: str | None) -> str | None:
 def _without_password(url: str) -> str:
     """``url`` with its password, if any, shown as ``***`` (for error messages)."""
     try:
-        return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
+        parsed = sqlalchemy.engine.make_url(url)
     except Exception:  # not even a URL: nothing to hide
         return url
+    return url if parsed.password is None else parsed.render_as_string(hide_password=True)
 
 
 def _sqlite_path(url: str | None) -> str | None:

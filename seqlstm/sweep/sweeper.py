@@ -174,12 +174,13 @@ class OptunaSweeper(Sweeper):
         """Up to ``n_jobs`` new trials, while the study's budget lasts."""
         import optuna
 
-        from seqlstm.sweep.study import budget_lock, trial_budget_used
+        from seqlstm.sweep.study import budget_lock, record_heartbeats, trial_budget_used
 
         optuna.storages.fail_stale_trials(study)
         with budget_lock(self.storage_url, storage, self.study_name):
             left = budget - trial_budget_used(study)
             batch = [study.ask(space) for _ in range(max(0, min(self.n_jobs, left)))]
+            record_heartbeats(storage, self.study_name, [trial.number for trial in batch])
         for trial in batch:
             trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         return batch
