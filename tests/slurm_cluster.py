@@ -39,8 +39,8 @@ def unavailable() -> str | None:
     missing = [name for name in (*DAEMONS, *CLIENTS, "unshare", "nsenter", "ip")
                if shutil.which(name) is None and not Path("/usr/sbin", name).exists()]
     if missing:
-        return (f"Slurm is not installed ({', '.join(missing)} missing): apt-get install "
-                "slurm-wlm munge (tests/install_services.sh)")
+        return (f"the local Slurm cluster needs {', '.join(missing)}: apt-get install "
+                "slurmctld slurmd slurm-client munge iproute2 (tests/install_services.sh)")
     probe = subprocess.run(["unshare", "--net", "true"], capture_output=True, text=True)
     if probe.returncode != 0:
         return f"no private network namespace here (unshare --net: {probe.stderr.strip()})"
