@@ -64,7 +64,8 @@ def test_precision_presets_compose_with_ddp(compose_train, precision):
 
 @pytest.mark.parametrize(("launcher", "target", "key", "value"), [
     ("local_parallel", "hydra_joblib_launcher.joblib_launcher.JoblibLauncher", "n_jobs", 2),
-    ("slurm", "hydra_submitit_launcher.submitit_launcher.SlurmLauncher", "tasks_per_node", 1),
+    ("slurm", "seqlstm_slurm_launcher.seqlstm_slurm_launcher.SeqlstmSlurmLauncher",
+     "tasks_per_node", 1),
 ])
 def test_launcher_configs_compose(launcher, target, key, value):
     with initialize_config_dir(str(config_dir()), version_base="1.3"):

@@ -12,6 +12,7 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
+from lightning.fabric.plugins.environments import SLURMEnvironment
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 log = logging.getLogger(__name__)
@@ -55,29 +56,50 @@ class RandomState(L.Callback):
 
 
 class PreemptionCheckpoint(L.Callback):
-    """On SIGTERM (or SIGUSR1 outside SLURM), write ``last.ckpt`` at the next batch boundary
-    and stop.
+    """On SIGTERM or SIGUSR1, write a checkpoint at the next batch boundary and stop.
 
-    Lightning's own SIGTERM handler flags the trainer and ends the fit with
-    ``SIGTERMException`` after the batch; this callback saves the checkpoint just before that.
-    Under SLURM with auto-requeue, Lightning owns SIGUSR1 (it saves an ``hpc_ckpt`` and
-    requeues); elsewhere SIGUSR1 is handled here like SIGTERM.
+    Outside SLURM the checkpoint is ``last.ckpt``: Lightning's own SIGTERM handler flags the
+    trainer and ends the fit with ``SIGTERMException`` after the batch, and this callback saves
+    just before that; SIGUSR1 is handled here like SIGTERM.
+
+    Under SLURM with Lightning's auto-requeue (its ``SLURMEnvironment``, the default there) the
+    checkpoint is Lightning's ``hpc_ckpt_<n>.ckpt`` in the run folder, which Lightning resumes
+    from when the job starts again in that folder. On the requeue signal (SIGUSR1: Slurm's
+    ``--signal=USR1@<seconds>`` before a time limit, or ``scancel --signal=USR1``) Lightning's
+    handler saves and requeues the job (``scontrol requeue``); on SIGTERM (preemption,
+    ``scontrol requeue``) it only saves. Lightning alone acts wherever the signal lands, in the
+    middle of a step; here both wait for the batch boundary, so the resumed run continues
+    exactly. Every rank stops at the same boundary.
 
     Args:
-        dirpath: where ``last.ckpt`` goes (default: the ModelCheckpoint's folder, else
-            ``<default_root_dir>/checkpoints``).
+        dirpath: where ``last.ckpt`` goes outside SLURM (default: the ModelCheckpoint's folder,
+            else ``<default_root_dir>/checkpoints``).
     """
 
     def __init__(self, dirpath: str | None = None) -> None:
         self.dirpath = dirpath
         self._requested = False
+        self._signum: int | None = None
         self._previous: Any = None
+        self._slurm_requeue: Any = None  # Lightning's save-and-requeue, under SLURM
+
+    @property
+    def requested(self) -> bool:
+        """Whether a save-and-stop signal has arrived (SIGTERM is read from the trainer)."""
+        return self._requested
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # after Lightning's own signal set-up, which puts back what it found when the fit ends
-        if hasattr(signal, "SIGUSR1") and signal.getsignal(signal.SIGUSR1) in (signal.SIG_DFL,
-                                                                               None):
-            self._previous = signal.signal(signal.SIGUSR1, self._on_signal)
+        if not hasattr(signal, "SIGUSR1"):
+            return
+        environment = trainer._accelerator_connector.cluster_environment  # as Lightning reads it
+        if isinstance(environment, SLURMEnvironment) and environment.auto_requeue:
+            self._signum = environment.requeue_signal or signal.SIGUSR1
+            self._slurm_requeue = trainer._signal_connector._slurm_sigusr_handler_fn
+        elif signal.getsignal(signal.SIGUSR1) in (signal.SIG_DFL, None):
+            self._signum = signal.SIGUSR1
+        if self._signum is not None:
+            self._previous = signal.signal(self._signum, self._on_signal)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._give_back_signal()
@@ -87,25 +109,38 @@ class PreemptionCheckpoint(L.Callback):
         self._give_back_signal()  # an interrupted fit skips on_train_end
 
     def _give_back_signal(self) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGUSR1, self._previous)
-            self._previous = None
+        if self._signum is not None:
+            previous = signal.SIG_DFL if self._previous is None else self._previous
+            signal.signal(self._signum, previous)
+            self._signum = self._previous = None
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self._requested = True
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule,
                            outputs: Any, batch: Any, batch_idx: int) -> None:
-        if not (trainer.received_sigterm or self._requested):
+        stop = trainer.received_sigterm or self._requested
+        if trainer.world_size > 1:  # ranks may see the signal a step apart: stop together
+            stop = trainer.strategy.reduce_boolean_decision(stop, all=False)
+        if not stop:
             return
-        path = self.checkpoint_path(trainer)
-        trainer.save_checkpoint(path)
-        log.warning("preempted at global step %d: saved %s; resume with ckpt_path=%s",
-                    trainer.global_step, path, path)
-        if self._requested and not trainer.received_sigterm:
+        if self._slurm_requeue is not None and self._requested:
+            self._slurm_requeue(self._signum, None)  # saves hpc_ckpt_<n>.ckpt, then requeues
+            path = "an hpc_ckpt in " + str(trainer.default_root_dir)
+        else:
+            path = str(self.checkpoint_path(trainer))
+            trainer.save_checkpoint(path)
+        log.warning("preempted at global step %d: saved %s; %s", trainer.global_step, path,
+                    "Lightning resumes from it when the job restarts in that folder"
+                    if self._slurm_requeue is not None else f"resume with ckpt_path={path}")
+        if not trainer.received_sigterm:
             raise SIGTERMException()
 
     def checkpoint_path(self, trainer: L.Trainer) -> Path:
+        """``hpc_ckpt_<n>.ckpt`` in the run folder under SLURM; ``last.ckpt`` elsewhere."""
+        if self._slurm_requeue is not None:
+            connector = trainer._checkpoint_connector
+            return Path(connector.hpc_save_path(trainer.default_root_dir))
         folder = self.dirpath
         if folder is None and trainer.checkpoint_callback is not None:
             folder = trainer.checkpoint_callback.dirpath

@@ -1,12 +1,34 @@
-"""Hyperparameter search with Optuna: search spaces, shared studies, pruning from training.
+"""Hyperparameter search with Optuna: search spaces, shared studies, pruning from training, and
+the Hydra sweeper itself (:mod:`seqlstm.sweep.sweeper`).
 
-Optuna is an optional dependency (``pip install "seqlstm[sweep]"``); only the Hydra sweeper
-plugin and the pruning callback import this package.
+Optuna is an optional dependency (``pip install "seqlstm[sweep]"``). The names below load
+lazily, so Hydra's plugin scan (which imports the sweeper module) loads neither Optuna nor
+Lightning.
 """
 
-from seqlstm.sweep.pruning import OptunaPruning
-from seqlstm.sweep.space import distributions, grid_space
-from seqlstm.sweep.study import open_study, trial_budget_used, write_summary
+from __future__ import annotations
 
-__all__ = ["OptunaPruning", "distributions", "grid_space", "open_study", "trial_budget_used",
-           "write_summary"]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "OptunaPruning": "seqlstm.sweep.pruning",
+    "OptunaSweeper": "seqlstm.sweep.sweeper",
+    "distributions": "seqlstm.sweep.space",
+    "grid_space": "seqlstm.sweep.space",
+    "open_study": "seqlstm.sweep.study",
+    "trial_budget_used": "seqlstm.sweep.study",
+    "write_summary": "seqlstm.sweep.study",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'seqlstm.sweep' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -42,6 +42,7 @@ class OptunaPruning(L.Callback):
         self.monitor = monitor
         self.pruned_at: int | None = None
         self._trial: optuna.trial.Trial | None = None
+        self._storage: optuna.storages.RDBStorage | None = None
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.trial_info is None or trainer.sanity_checking:
@@ -64,12 +65,19 @@ class OptunaPruning(L.Callback):
         if self.pruned_at is not None and trainer.is_global_zero:
             self.trial.study.tell(self.trial_info["number"], state=TrialState.PRUNED)
 
+    def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        """Close the trial's database connections: a worker runs many trials in one process,
+        and a server allows only so many clients."""
+        if self._storage is not None:
+            self._storage.engine.dispose()
+        self._storage = self._trial = None
+
     @property
     def trial(self) -> optuna.trial.Trial:
         """The running trial, reopened from storage with the study's pruner (rank 0 only)."""
         if self._trial is None:
             info = self.trial_info
-            storage = open_storage(info["storage"])
+            self._storage = storage = open_storage(info["storage"])
             study = optuna.load_study(study_name=info["study_name"], storage=storage)
             study.pruner = build_pruner(study.user_attrs.get(PRUNER_ATTR))
             study_id = storage.get_study_id_from_name(info["study_name"])

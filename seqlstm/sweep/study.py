@@ -7,6 +7,7 @@ import csv
 import fcntl
 import logging
 import threading
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,19 +28,26 @@ PRUNER_ATTR = "pruner"
 
 
 def open_storage(url: str | None, heartbeat_interval: int | None = None,
-                 grace_period: int | None = None) -> optuna.storages.BaseStorage | None:
+                 grace_period: int | None = None,
+                 retry_failed: int = 0) -> optuna.storages.BaseStorage | None:
     """An RDB storage for ``url`` (None: in memory), failing now with a one-line error.
 
-    With a heartbeat, trials of a worker that died are failed once ``grace_period`` passes.
+    With a heartbeat, trials of a worker that died are failed once ``grace_period`` passes;
+    with ``retry_failed`` > 0 each such trial is queued again with the same parameters (up to
+    that many times) for the next worker that asks.
     """
     if not url:
         return None
     path = _sqlite_path(url)
     engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    retry = (optuna.storages.RetryFailedTrialCallback(max_retry=retry_failed)
+             if retry_failed and heartbeat_interval else None)
+
     def connect() -> optuna.storages.RDBStorage:
         return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs,
                                           heartbeat_interval=heartbeat_interval,
-                                          grace_period=grace_period)
+                                          grace_period=grace_period,
+                                          failed_trial_callback=retry)
 
     try:
         if path:
@@ -51,7 +59,8 @@ def open_storage(url: str | None, heartbeat_interval: int | None = None,
                 return connect()
     except Exception as err:  # SQLAlchemy raises many kinds; all mean "cannot open"
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ConfigError(STORAGE_KEY, f"a database URL that opens ({reason})", url) from None
+        raise ConfigError(STORAGE_KEY, f"a database URL that opens ({reason})",
+                          _without_password(url)) from None
 
 
 def open_study(name: str, storage: optuna.storages.BaseStorage | None, direction: str,
@@ -70,17 +79,41 @@ def open_study(name: str, storage: optuna.storages.BaseStorage | None, direction
 
 def trial_budget_used(study: optuna.Study) -> int:
     """Trials that count towards ``n_trials``: finished, running or waiting ones, and failures
-    of the job itself; not trials failed because their worker died (new trials replace them)."""
+    of the job itself; not trials failed because their worker died (new trials, or their
+    retries, replace them)."""
     return sum(1 for t in study.get_trials(deepcopy=False)
                if t.state != TrialState.FAIL or ERROR_ATTR in t.user_attrs)
 
 
 @contextlib.contextmanager
-def sqlite_lock(url: str | None) -> Iterator[None]:
-    """Serialise a step among workers sharing a local sqlite file: creating its tables, and
-    "count the budget, then ask" so that they never start more than ``n_trials``. Other
+def budget_lock(url: str | None, storage: optuna.storages.BaseStorage | None,
+                study_name: str) -> Iterator[None]:
+    """Serialise "count the budget, then ask" among the workers of one study, so that together
+    they never start more than ``n_trials``: a file lock beside a sqlite file, a PostgreSQL
+    advisory lock (held by a connection of its own, so a worker that dies releases it). Other
     databases get no lock: at the very end of a study, workers asking at the same instant
     may overshoot by one trial each."""
+    if not (url and url.startswith("postgresql") and isinstance(storage,
+                                                                 optuna.storages.RDBStorage)):
+        with sqlite_lock(url):
+            yield
+        return
+    key = zlib.crc32(f"seqlstm-budget:{study_name}".encode())  # fits pg's bigint
+    with storage.engine.connect() as connection:
+        connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": key})
+        connection.commit()  # the lock belongs to the session: no transaction left open
+        try:
+            yield
+        finally:
+            connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:key)"),
+                               {"key": key})
+            connection.commit()
+
+
+@contextlib.contextmanager
+def sqlite_lock(url: str | None) -> Iterator[None]:
+    """Serialise a step among workers sharing a local sqlite file: creating its tables, and
+    counting the budget before asking (see :func:`budget_lock`)."""
     path = _sqlite_path(url)
     if path is None:
         yield
@@ -93,25 +126,36 @@ def sqlite_lock(url: str | None) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def record_heartbeats(storage: optuna.storages.BaseStorage | None, study_name: str,
+                      numbers: list[int]) -> list[int]:
+    """Record a heartbeat of trials ``numbers`` now (RDB storage with heartbeats only) and
+    return their ids. A trial gets its first one as soon as it is asked for: Optuna never
+    fails a running trial that has no heartbeat at all."""
+    if not (isinstance(storage, optuna.storages.RDBStorage)
+            and storage.get_heartbeat_interval()):
+        return []
+    study_id = storage.get_study_id_from_name(study_name)
+    ids = [storage.get_trial_id_from_study_id_trial_number(study_id, n) for n in numbers]
+    for trial_id in ids:
+        storage.record_heartbeat(trial_id)
+    return ids
+
+
 @contextlib.contextmanager
 def heartbeat(storage: optuna.storages.BaseStorage | None, study_name: str,
               numbers: list[int]) -> Iterator[None]:
     """Record the heartbeat of trials ``numbers`` while their jobs run (RDB storage only)."""
-    interval = storage.get_heartbeat_interval() if isinstance(
-        storage, optuna.storages.RDBStorage) else None
-    if not interval:
+    ids = record_heartbeats(storage, study_name, numbers)
+    if not ids:
         yield
         return
-    study_id = storage.get_study_id_from_name(study_name)
-    ids = [storage.get_trial_id_from_study_id_trial_number(study_id, n) for n in numbers]
+    interval = storage.get_heartbeat_interval()
     stop = threading.Event()
 
     def beat() -> None:
-        while True:
+        while not stop.wait(interval):
             for trial_id in ids:
                 storage.record_heartbeat(trial_id)
-            if stop.wait(interval):
-                return
 
     thread = threading.Thread(target=beat, name="optuna-heartbeat", daemon=True)
     thread.start()
@@ -154,6 +198,15 @@ def absolute_url(url: str | None) -> str | None:
     """``url`` with a relative sqlite file made absolute, so jobs in other folders agree."""
     path = _sqlite_path(url)
     return f"sqlite:///{Path(path).resolve()}" if path else url
+
+
+def _without_password(url: str) -> str:
+    """``url`` with its password, if any, shown as ``***`` (for error messages)."""
+    try:
+        parsed = sqlalchemy.engine.make_url(url)
+    except Exception:  # not even a URL: nothing to hide
+        return url
+    return url if parsed.password is None else parsed.render_as_string(hide_password=True)
 
 
 def _sqlite_path(url: str | None) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -54,3 +55,38 @@ def write_malicious(source: Path, path: Path, marker: Path) -> Path:
     checkpoint["extra"] = Payload(marker)
     torch.save(checkpoint, path)
     return path
+
+
+class PauseAt(L.Callback):
+    """At the start of global step ``step``, touch ``marker`` and wait (up to ``timeout``
+    seconds) until a save-and-stop signal has arrived: SIGTERM, or the one a
+    :class:`~seqlstm.callbacks.PreemptionCheckpoint` holds. A test sends the signal once the
+    marker exists, so the run is interrupted at that step however slowly it started; a run
+    resumed past ``step`` never pauses."""
+
+    def __init__(self, step: int, marker: str, timeout: float = 180) -> None:
+        self.step, self.marker, self.timeout = step, Path(marker), timeout
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any,
+                             batch_idx: int) -> None:
+        if trainer.global_step != self.step:
+            return
+        self.marker.touch()
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline and not (
+                trainer.received_sigterm or any(getattr(callback, "requested", False)
+                                                for callback in trainer.callbacks)):
+            time.sleep(0.05)
+
+
+class RecordSteps(L.Callback):
+    """Append the global step of every training batch to ``path``, one a line: a run that is
+    interrupted and resumed in the same folder shows which steps each attempt trained."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any,
+                             batch_idx: int) -> None:
+        with self.path.open("a") as handle:
+            handle.write(f"{trainer.global_step}\n")

@@ -1,0 +1,1 @@
+"""seqlstm's Slurm launcher: hydra/launcher=slurm, checked against the cluster first."""
