@@ -1,4 +1,5 @@
-"""Optuna sweep workers sharing one study in a real PostgreSQL server (tests/postgres_server.py):
+"""Optuna sweep workers sharing one study in a real PostgreSQL server
+(tests/helpers/postgres_server.py):
 one worker is killed in the middle of a trial, the heartbeat fails it and queues it again, a
 third worker joins, and the study ends as one worker's would: every grid point once, the same
 best value. (The same on sqlite: tests/test_scale_runs.py.) Skipped where no server can start."""
@@ -21,7 +22,7 @@ from optuna.trial import TrialState
 
 from seqlstm.sweep.study import open_storage
 from tests.conftest import REPO_ROOT, run_cli
-from tests.postgres_server import PostgresServer, unavailable
+from tests.helpers.postgres_server import PostgresServer, unavailable
 
 pytestmark = pytest.mark.slow
 GRID = {"model.encoder.hidden_size": [8, 16], "model.optimizer.lr": [0.003, 0.01]}

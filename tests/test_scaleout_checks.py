@@ -76,7 +76,8 @@ def test_under_slurm_the_requeue_signal_saves_at_a_batch_boundary_and_requeues(
     monkeypatch.setattr(signal_connector, "call", lambda cmd, **kw: calls.append(cmd) or 0)
     run_dir = tmp_path / "run"
     cfg = compose_in(compose_train, run_dir, *tiny_run(small_text),
-                     "+callbacks.fault._target_=tests.faults.SignalAt", "+callbacks.fault.step=9",
+                     "+callbacks.fault._target_=tests.helpers.faults.SignalAt",
+                     "+callbacks.fault.step=9",
                      f"+callbacks.fault.signum={int(signal.SIGUSR1)}")
     with pytest.raises(SystemExit):  # Lightning's SIGTERMException, after the requeue
         train(cfg)

@@ -1,4 +1,5 @@
-"""Slurm end to end on a local one-node cluster (tests/slurm_cluster.py): a training job is sent
+"""Slurm end to end on a local one-node cluster (tests/helpers/slurm_cluster.py): a training job
+is sent
 what Slurm sends before a time limit or on preemption, saves at a batch boundary, is requeued,
 resumes from its own checkpoint and ends bitwise equal to an uninterrupted run; the same for
 each trial of a multirun through ``hydra/launcher=slurm``; requests the cluster cannot run are
@@ -18,8 +19,8 @@ import pytest
 from seqlstm.cli.train import train
 from seqlstm.tasks import read_checkpoint
 from tests.conftest import REPO_ROOT
+from tests.helpers.slurm_cluster import PARTITION, SlurmCluster, unavailable
 from tests.reliability import assert_same_tensors, compose_in, final_state, tiny_run
-from tests.slurm_cluster import PARTITION, SlurmCluster, unavailable
 
 pytestmark = pytest.mark.slow
 SCRIPT = REPO_ROOT / "examples" / "slurm" / "train.sbatch"
@@ -53,10 +54,11 @@ def job_env(slurm: SlurmCluster, bin_dir: Path) -> dict[str, str]:
 def paused(folder: str) -> list[str]:
     """Overrides that make the run wait at step PAUSE_AT for its signal, with ``paused`` in
     ``folder`` as the sign, and record the steps it trains in ``folder/steps``
-    (tests/faults.py)."""
-    return ["+callbacks.fault._target_=tests.faults.PauseAt", f"+callbacks.fault.step={PAUSE_AT}",
+    (tests/helpers/faults.py)."""
+    return ["+callbacks.fault._target_=tests.helpers.faults.PauseAt",
+            f"+callbacks.fault.step={PAUSE_AT}",
             f"+callbacks.fault.marker={folder}/paused",
-            "+callbacks.steps._target_=tests.faults.RecordSteps",
+            "+callbacks.steps._target_=tests.helpers.faults.RecordSteps",
             f"+callbacks.steps.path={folder}/steps"]
 
 

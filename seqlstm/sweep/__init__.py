@@ -8,8 +8,7 @@ Lightning.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from seqlstm.lazy import lazy_exports
 
 _EXPORTS = {
     "OptunaPruning": "seqlstm.sweep.pruning",
@@ -22,13 +21,4 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'seqlstm.sweep' has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -3,7 +3,7 @@ a Unix socket in that folder as its only way in (no TCP at all). As root it runs
 ``postgres`` user (PostgreSQL refuses root). Starts in about a second; :meth:`stop` ends it
 and removes the folder.
 
-    python -m tests.postgres_server     # starts one, prints its URL, stops it; or says why not
+    python -m tests.helpers.postgres_server   # start, print the URL, stop (or say why not)
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ clash over ports). Starts in a few seconds; :meth:`SlurmCluster.stop` ends every
 Commands against the cluster run through :meth:`SlurmCluster.command`, which enters the
 namespace and sets ``SLURM_CONF``. From a shell (what ``.ci/run`` can call to check)::
 
-    python -m tests.slurm_cluster     # starts a cluster, runs a job, stops it; or says why not
+    python -m tests.helpers.slurm_cluster   # start, run a job, stop (or say why not)
 """
 
 from __future__ import annotations
