@@ -7,7 +7,7 @@ and size one fresh process reads the file, builds its dataset ("prep s": seqlstm
 ``TimeSeriesDataModule.setup``, neuralforecast's ``TimeSeriesDataset.from_df`` after
 ``pd.read_parquet``) and trains ``--steps`` steps of a small LSTM. "first step s" is the wall time
 from before reading the file to the start of the first training batch; peak RSS is the process's
-``ru_maxrss`` (imports included; "import RSS" is the part before reading).
+``VmHWM`` (imports included; "import RSS" is the part before reading).
 """
 
 from __future__ import annotations

@@ -20,6 +20,16 @@ class FirstSteps:
         TIMES["last"] = time.perf_counter()
 
 
+def peak_rss_mib() -> float:
+    """This process's peak resident set (``VmHWM``, MiB). Unlike ``ru_maxrss``, which a child
+    inherits from the parent that forked it, it starts afresh at ``exec``."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 def as_callback(base: type) -> object:
     """A :class:`FirstSteps` that is also a ``base`` (the venv's ``lightning`` Callback)."""
     return type("FirstStepsCallback", (FirstSteps, base), {})()

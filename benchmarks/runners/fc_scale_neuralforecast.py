@@ -10,8 +10,8 @@ from __future__ import annotations
 import gc
 import time
 
-from common import emit, parser, peak_rss_mb, set_torch_threads
-from fc_scale_common import TIMES, as_callback
+from common import emit, parser, set_torch_threads
+from fc_scale_common import TIMES, as_callback, peak_rss_mib
 
 
 def main() -> None:
@@ -29,7 +29,7 @@ def main() -> None:
     from neuralforecast.models import LSTM
     from neuralforecast.tsdataset import TimeSeriesDataset
 
-    import_rss = peak_rss_mb()
+    import_rss = peak_rss_mib()
     start = time.perf_counter()
     df = pd.read_parquet(args.table)
     read_s = time.perf_counter() - start
@@ -45,7 +45,8 @@ def main() -> None:
                  enable_model_summary=False, callbacks=[clock])
     fit_start = time.perf_counter()
     NeuralForecast(models=[model], freq=1).fit(df=df)
-    emit({"prep_s": prep_s, "first_step_s": read_s + TIMES["first"] - fit_start,
+    emit({"peak_rss_mb": peak_rss_mib(), "prep_s": prep_s,
+          "first_step_s": read_s + TIMES["first"] - fit_start,
           "steps_s": read_s + TIMES["last"] - fit_start, "import_rss_mb": import_rss,
           "neuralforecast": neuralforecast.__version__})
 

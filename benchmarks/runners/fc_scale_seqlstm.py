@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import time
 
-from common import emit, parser, peak_rss_mb, set_torch_threads
-from fc_scale_common import TIMES, as_callback
+from common import emit, parser, set_torch_threads
+from fc_scale_common import TIMES, as_callback, peak_rss_mib
 
 
 def main() -> None:
@@ -25,7 +25,7 @@ def main() -> None:
     from seqlstm.data import TimeSeriesDataModule
     from seqlstm.tasks import Forecaster
 
-    import_rss = peak_rss_mb()
+    import_rss = peak_rss_mib()
     start = time.perf_counter()
     dm = TimeSeriesDataModule(args.table, targets=["y"], time_column="ds",
                               id_column="unique_id", lookback=args.lookback,
@@ -39,7 +39,7 @@ def main() -> None:
                         enable_checkpointing=False, enable_progress_bar=False,
                         enable_model_summary=False, accelerator="cpu", callbacks=[clock])
     trainer.fit(model, datamodule=dm)
-    emit({"prep_s": prep_s, "first_step_s": TIMES["first"] - start,
+    emit({"peak_rss_mb": peak_rss_mib(), "prep_s": prep_s, "first_step_s": TIMES["first"] - start,
           "steps_s": TIMES["last"] - start, "import_rss_mb": import_rss,
           "series": len(dm.spec.extra["series"]),
           "train_windows": len(dm.windows["train"])})

@@ -95,8 +95,8 @@ def _read(path: str | Path | pd.DataFrame, schema: TableSchema, layout: str) -> 
             require_columns(columns, [time], "data.time_column")
         return wide_store(columns, time, schema.time_format)
     wanted = [*schema.columns, *(c for c in (time, ids) if c is not None)]
-    text = [c for c in (ids, time if schema.time_format else None) if c is not None]
-    columns = read_columns(path, wanted, text=text)
+    columns = read_columns(path, wanted, text=[time] if time and schema.time_format else [],
+                           ids=ids)
     require_columns(columns, schema.targets, "data.targets")
     require_columns(columns, schema.past, "data.past_covariates")
     require_columns(columns, schema.future, "data.future_covariates")

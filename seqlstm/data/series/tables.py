@@ -47,9 +47,10 @@ class Columns:
 
 
 def read_columns(path: str | Path | pd.DataFrame, wanted: Sequence[str] | None,
-                 text: Sequence[str] = ()) -> Columns:
+                 text: Sequence[str] = (), ids: str | None = None) -> Columns:
     """The columns ``wanted`` (None: all) of the table at ``path`` (or the DataFrame itself);
-    CSV columns in ``text`` are read as text (ids: "007" is a name; times with a format).
+    CSV columns in ``text`` are read as text (times with a format), the id column ``ids`` as
+    a dictionary of text (one string per distinct id, not per row: "007" stays a name).
 
     ``.npy``: a 1-D or 2-D array, columns named ``"0"``, ``"1"``...; ``.npz``: one 1-D array per
     column, named by its key. A wanted column the table lacks is left out (see
@@ -64,9 +65,9 @@ def read_columns(path: str | Path | pd.DataFrame, wanted: Sequence[str] | None,
     source = Source(str(file), is_csv=suffix == ".csv")
     try:
         if suffix == ".csv":
-            return _csv_columns(file, wanted, text, source)
+            return _csv_columns(file, wanted, text, ids, source)
         if suffix in (".parquet", ".pq"):
-            return _parquet_columns(file, wanted, source)
+            return _parquet_columns(file, wanted, ids, source)
         if suffix in (".npy", ".npz"):
             return _frame_columns(_numpy_frame(file), wanted, source)
     except (ValueError, OSError, pd.errors.ParserError) as err:
@@ -84,7 +85,7 @@ def _checked(columns: Columns) -> Columns:
 
 
 def _csv_columns(file: Path, wanted: Sequence[str] | None, text: Sequence[str],
-                 source: Source) -> Columns:
+                 ids: str | None, source: Source) -> Columns:
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
@@ -93,17 +94,22 @@ def _csv_columns(file: Path, wanted: Sequence[str] | None, text: Sequence[str],
     keep = [c for c in header if wanted is None or c in wanted]
     table = pcsv.read_csv(file, convert_options=pcsv.ConvertOptions(
         include_columns=keep, strings_can_be_null=True,
-        column_types={c: pa.string() for c in text if c in keep}))
+        column_types={**{c: pa.string() for c in text if c in keep},
+                      **({ids: pa.dictionary(pa.int32(), pa.string())} if ids in keep else {})}))
     return _checked(Columns({name: table.column(name) for name in keep}, header,
                             table.num_rows, source))
 
 
-def _parquet_columns(file: Path, wanted: Sequence[str] | None, source: Source) -> Columns:
+def _parquet_columns(file: Path, wanted: Sequence[str] | None, ids: str | None,
+                     source: Source) -> Columns:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     names = [str(c) for c in pq.read_schema(file).names]
     keep = [c for c in names if wanted is None or c in wanted]
-    table = pq.read_table(file, columns=keep)
+    schema = pq.read_schema(file)
+    text_ids = ids in keep and schema.field(ids).type in (pa.string(), pa.large_string())
+    table = pq.read_table(file, columns=keep, read_dictionary=[ids] if text_ids else None)
     return _checked(Columns({name: table.column(name) for name in keep}, names,
                             table.num_rows, source))
 
@@ -207,25 +213,46 @@ def _raw(array: np.ndarray, i: int) -> Any:
 
 
 def to_codes(array: Any, source: Source, column: str) -> tuple[np.ndarray, list[str]]:
-    """Factorise a series-id column once: ``(codes (N,) int64, names)`` with the names in
-    order of first appearance; an empty id names its row."""
-    if _is_arrow(array):
-        import pyarrow.compute as pc
+    """Factorise a series-id column once: ``(codes (N,), names)`` with the names in order of
+    first appearance; an empty id names its row. Arrow columns are dictionary-encoded (Parquet
+    ids are read that way, never as one string per row)."""
+    if not _is_arrow(array):
+        codes, names = pd.factorize(pd.Series(array).astype(str).where(pd.notna(array)),
+                                    use_na_sentinel=True)
+        _check_ids(codes < 0, source, column)
+        return codes, [str(n) for n in names]
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
-        names = pc.unique(array)
-        codes = pc.index_in(array, value_set=names)
-        if codes.null_count:
-            first = int(np.flatnonzero(codes.is_null().to_numpy(zero_copy_only=False))[0])
-            raise DataError(f"{source.name}: {source.row(first + 1)}, column '{column}': "
-                            "the series id is empty")
-        return codes.to_numpy().astype(np.int64), [str(n) for n in names.to_pylist()]
-    codes, names = pd.factorize(pd.Series(array).astype(str).where(pd.notna(array)),
-                                use_na_sentinel=True)
-    if (codes < 0).any():
-        first = int(np.flatnonzero(codes < 0)[0])
+    if not pa.types.is_dictionary(array.type):
+        array = pc.dictionary_encode(array)
+    array = pa.chunked_array(array).unify_dictionaries()
+    dictionary = array.chunk(0).dictionary if array.num_chunks else pa.array([], pa.string())
+    if array.null_count:
+        _check_ids(array.is_null().to_numpy(zero_copy_only=False), source, column)
+    codes = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in array.chunks])
+    return first_appearance(codes, [str(n) for n in dictionary.to_pylist()])
+
+
+def first_appearance(codes: np.ndarray, names: list[str]) -> tuple[np.ndarray, list[str]]:
+    """``codes`` renumbered (and ``names`` reordered) by first appearance, unused names
+    dropped: one pass over the runs of equal codes."""
+    runs = np.concatenate([[0], np.flatnonzero(codes[1:] != codes[:-1]) + 1])
+    first = np.full(len(names), len(codes))
+    np.minimum.at(first, codes[runs], runs)
+    order = np.argsort(first, kind="stable")[: int((first < len(codes)).sum())]
+    if np.array_equal(order, np.arange(len(names))):
+        return codes, names
+    renumber = np.zeros(len(names), dtype=codes.dtype)
+    renumber[order] = np.arange(len(order), dtype=codes.dtype)
+    return renumber[codes], [names[i] for i in order]
+
+
+def _check_ids(empty: np.ndarray, source: Source, column: str) -> None:
+    if empty.any():
+        first = int(np.flatnonzero(empty)[0])
         raise DataError(f"{source.name}: {source.row(first + 1)}, column '{column}': "
                         "the series id is empty")
-    return codes.astype(np.int64), [str(n) for n in names]
 
 
 def show_time(value: object) -> str:
