@@ -35,8 +35,8 @@ from torch.utils.data import DataLoader
 from seqlstm.data.series.missing import fill_missing
 from seqlstm.data.series.predictions import Forecasts, forecast_table, origin_windows
 from seqlstm.data.series.reading import LAYOUTS, TableSchema, read_store
-from seqlstm.data.series.splits import fit_scaler, split_cuts, window_counts
-from seqlstm.data.series.store import SeriesStore
+from seqlstm.data.series.splits import fit_scaler, split_cuts, step_pairs, window_counts
+from seqlstm.data.series.store import SeriesStore, check_counts
 from seqlstm.data.series.tables import MISSING_POLICIES
 from seqlstm.data.series.windows import SeriesWindows, batch_collate
 from seqlstm.data.streams import (
@@ -81,6 +81,8 @@ class TimeSeriesDataModule(L.LightningDataModule):
         cache_dir: keep the checked table here as ``.npy`` files, memory-mapped on later runs.
         windows_per_epoch: random training windows per epoch, drawn with replacement (None:
             every window once per epoch).
+        counts: the targets are counts (checked: non-negative whole numbers), as the count
+            losses (``poisson``, ``negative_binomial``) require.
     """
 
     def __init__(
@@ -108,6 +110,7 @@ class TimeSeriesDataModule(L.LightningDataModule):
         layout: str = "long",
         cache_dir: str | None = None,
         windows_per_epoch: int | None = None,
+        counts: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["path", "fitted", "predict_path"])
@@ -142,7 +145,7 @@ class TimeSeriesDataModule(L.LightningDataModule):
                               "or an id column (wide: one column per series of one target)",
                               layout)
         self.table_layout, self.cache_dir = layout, cache_dir
-        self.windows_per_epoch = windows_per_epoch
+        self.windows_per_epoch, self.counts = windows_per_epoch, bool(counts)
         self.sampler_seed = torch.initial_seed()  # set by seed_everything
         self.path, self.predict_path, self.fitted = path, predict_path, fitted
         self.lookback, self.horizon, self.stride, self.season = lookback, horizon, stride, season
@@ -186,12 +189,16 @@ class TimeSeriesDataModule(L.LightningDataModule):
             raise DataError(f"{store.source.name}: series '{store.names[i]}' has "
                             f"{store.lengths[i]} rows, fewer than data.lookback + data.horizon "
                             f"= {window}")
+        if self.counts:
+            check_counts(store, self.targets)
         cuts = split_cuts(store.lengths, self.split)
         if self.fitted is None:
             self.fitted = self._fit(store, cuts)
         owners = self._scaler_rows(store)
         if self.stateful:
-            self.pairs = self._step_pairs(store, cuts, owners)
+            scaled = self.scaler.scale(store.values, np.repeat(owners, store.lengths))
+            self.pairs = step_pairs(scaled, store.offsets, cuts, owners, self.layout,
+                                    self.season, self.fitted["series"])
         else:
             self._build_windows(store, cuts, owners)
 
@@ -216,7 +223,8 @@ class TimeSeriesDataModule(L.LightningDataModule):
         column names and the season."""
         return {**fit_scaler(store, cuts).as_extra(), "columns": list(self.columns),
                 "targets": list(self.targets), "past_covariates": list(self.past),
-                "future_covariates": list(self.future), "season": self.season}
+                "future_covariates": list(self.future), "season": self.season,
+                **({"counts": True} if self.counts else {})}
 
     @property
     def scaler(self) -> SeriesScaler:
@@ -248,27 +256,6 @@ class TimeSeriesDataModule(L.LightningDataModule):
         return DataSpec(input_kind="real", target_kind="real", input_size=self.layout.width,
                         output_size=self.layout.targets, horizon=self.horizon,
                         extra=self.fitted)
-
-    def _step_pairs(self, store: SeriesStore, cuts: np.ndarray, owners: np.ndarray
-                    ) -> dict[str, list[StreamPart]]:
-        """Per split, each series' one-step-ahead pairs for stateful streams: every row of the
-        split is a target once, read from the row before it (the first ``max(1, season)`` rows
-        of a series have no earlier row or seasonal naive value, so they are never targets)."""
-        observed, n = self.layout.observed, self.layout.targets
-        scaled = self.scaler.scale(store.values, np.repeat(owners, store.lengths))  # (N, C)
-        pairs: dict[str, list[StreamPart]] = {name: [] for name in SPLITS}
-        for offset, cut, i in zip(store.offsets[:-1], cuts, owners, strict=True):
-            rows = scaled[offset : offset + cut[-1]]  # this series, standardised (N, C)
-            for k, name in enumerate(SPLITS):
-                t = np.arange(max(cut[k] - 1, self.season - 1), cut[k + 1] - 1)  # input rows
-                if len(t):
-                    # the input at row t carries the known covariates of row t + 1
-                    inputs = np.concatenate([rows[t, :observed], rows[t + 1, observed:]], 1)
-                    pairs[name].append(StreamPart(
-                        inputs.astype(np.float32), rows[t + 1, :n].astype(np.float32),
-                        {"naive": rows[t + 1 - self.season, :n].astype(np.float32)},
-                        series=int(i), name=f" of series '{self.fitted['series'][i]}'"))
-        return pairs
 
     # -- loaders ---------------------------------------------------------------------------
     def train_dataloader(self) -> DataLoader:

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from seqlstm.data.series.store import SeriesStore
-from seqlstm.spec import SeriesScaler
+from seqlstm.data.streams import StreamPart
+from seqlstm.spec import SPLITS, Layout, SeriesScaler
 
 
 def split_cuts(lengths: np.ndarray, split: Sequence[float]) -> np.ndarray:
@@ -55,3 +56,25 @@ def window_counts(cuts: np.ndarray, k: int, window: int, stride: int
     window and how many windows of ``window`` rows, ``stride`` apart, fit inside the split."""
     lo, hi = cuts[:, k], cuts[:, k + 1]
     return lo, np.maximum((hi - lo - window) // stride + 1, 0)
+
+
+def step_pairs(scaled: np.ndarray, offsets: np.ndarray, cuts: np.ndarray, owners: np.ndarray,
+               layout: Layout, season: int, names: list[str]) -> dict[str, list[StreamPart]]:
+    """Per split, each series' one-step-ahead pairs for stateful streams (from standardised
+    rows ``scaled`` ``(N, C)``): every row of the split is a target once, read from the row
+    before it (the first ``max(1, season)`` rows of a series have no earlier row or seasonal
+    naive value, so they are never targets). One part per series: streams run series by
+    series."""
+    observed, n = layout.observed, layout.targets
+    pairs: dict[str, list[StreamPart]] = {name: [] for name in SPLITS}
+    for offset, cut, i in zip(offsets[:-1], cuts, owners, strict=True):
+        rows = scaled[offset : offset + cut[-1]].astype(np.float32)  # this series (T, C)
+        for k, name in enumerate(SPLITS):
+            t = np.arange(max(cut[k] - 1, season - 1), cut[k + 1] - 1)  # input rows
+            if len(t):
+                # the input at row t carries the known covariates of row t + 1
+                inputs = np.concatenate([rows[t, :observed], rows[t + 1, observed:]], 1)
+                pairs[name].append(StreamPart(inputs, rows[t + 1, :n],
+                                              {"naive": rows[t + 1 - season, :n]},
+                                              series=int(i), name=f" of series '{names[i]}'"))
+    return pairs

@@ -161,6 +161,18 @@ def check_sorted(store: SeriesStore, column: str) -> None:
                     f"the previous row's {show_time(t[i - 1])}; {advice}")
 
 
+def check_counts(store: SeriesStore, targets: list[str]) -> None:
+    """Every target value is a count: a non-negative whole number (NaN: missing, left to the
+    missing-value policy)."""
+    values = store.values[:, : len(targets)]
+    bad = (values < 0) | (values != np.round(values))
+    if bad.any():
+        i, j = (int(k[0]) for k in np.nonzero(bad))
+        raise DataError(f"{store.source.name}: {store.where(i)}, column '{targets[j]}': "
+                        f"{values[i, j]:g} is not a count (data.counts=true: targets must be "
+                        "non-negative whole numbers)")
+
+
 # -- the .npy cache ----------------------------------------------------------------------------
 def cache_key(path: str | Path, settings: dict[str, Any]) -> str:
     """A name for the store of ``path`` read with ``settings``: it changes with the file."""
