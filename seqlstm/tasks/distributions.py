@@ -156,13 +156,17 @@ class OutputDistribution:
         if self.loss_name == "gaussian_nll":
             normal = self.distribution(outputs, mean, std)
             return torch.stack([normal.icdf(torch.full_like(normal.loc, q)) for q in levels])
-        return sample_quantiles(self.sample(outputs, mean, std, num_samples), levels)
+        return sample_quantiles(self.sample(outputs, mean, std, num_samples), levels,
+                                self.counts)
 
 
-def sample_quantiles(samples: torch.Tensor, levels: Sequence[float]) -> torch.Tensor:
-    """``(Q, ...)`` quantiles over the first dimension of ``samples`` ``(S, ...)``."""
+def sample_quantiles(samples: torch.Tensor, levels: Sequence[float],
+                     discrete: bool = False) -> torch.Tensor:
+    """``(Q, ...)`` quantiles over the first dimension of ``samples`` ``(S, ...)``; of
+    ``discrete`` draws (counts), draws themselves (no interpolation between two counts)."""
     return torch.quantile(samples, torch.tensor(levels, dtype=samples.dtype,
-                                                device=samples.device), dim=0)
+                                                device=samples.device), dim=0,
+                          interpolation="nearest" if discrete else "linear")
 
 
 def pinball_loss(quantiles: torch.Tensor, targets: torch.Tensor,

@@ -90,7 +90,7 @@ class SampledForecasts:
             return self.dist.quantiles(outputs, levels, mean, std, self.num_samples), None
         else:
             samples = self.dist.sample(outputs, mean, std, self.num_samples)
-        return sample_quantiles(samples, levels), samples
+        return sample_quantiles(samples, levels, self.dist.counts), samples
 
     def wql_levels(self) -> tuple[float, ...]:
         if self.dist.loss_name == "quantile":
