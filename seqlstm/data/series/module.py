@@ -153,6 +153,8 @@ class TimeSeriesDataModule(L.LightningDataModule):
         self.holdout, self.units, self.num_workers = holdout, units, num_workers
         self.stateful = stateful
         self.windows: dict[str, SeriesWindows] = {}
+        self.store: SeriesStore | None = None
+        self.cuts = np.zeros((0, 4), dtype=np.int64)
         self.pairs: dict[str, list[StreamPart]] = {}
         self.resume_point = ResumePoint()
         self.forecasts: Forecasts | None = None
@@ -192,6 +194,7 @@ class TimeSeriesDataModule(L.LightningDataModule):
         if self.counts:
             check_counts(store, self.targets)
         cuts = split_cuts(store.lengths, self.split)
+        self.store, self.cuts = store, cuts  # backtests place their origins in them
         if self.fitted is None:
             self.fitted = self._fit(store, cuts)
         owners = self._scaler_rows(store)
@@ -245,9 +248,9 @@ class TimeSeriesDataModule(L.LightningDataModule):
             raise DataError(f"{store.source.name}: {err}") from None
 
     def _windows(self, values: torch.Tensor, first: np.ndarray, counts: np.ndarray,
-                 owners: np.ndarray) -> SeriesWindows:
+                 owners: np.ndarray, stride: int | None = None) -> SeriesWindows:
         return SeriesWindows(values, first, counts, owners, self.scaler, self.layout,
-                             self.lookback, self.horizon, self.season, self.stride)
+                             self.lookback, self.horizon, self.season, stride or self.stride)
 
     @property
     def spec(self) -> DataSpec:
