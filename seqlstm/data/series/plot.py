@@ -10,6 +10,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
@@ -67,6 +68,9 @@ def bands(rows: pd.DataFrame, target: str) -> list[tuple[str, str, str]]:
     levels = sorted(float(c.rsplit("_q", 1)[1]) for c in rows if c.startswith(f"{target}_q"))
     found += [(f"{target}_q{q:g}", f"{target}_q{1 - q:g}", f"{1 - 2 * q:.0%} interval")
               for q in levels if q < 0.5 and f"{target}_q{1 - q:g}" in rows]
+    if found and found[0][2] == "prediction interval":  # the interval again as quantiles: once
+        same = rows[found[0][0]].to_numpy()
+        found = [found[0], *(b for b in found[1:] if not np.allclose(rows[b[0]], same))]
     return sorted(found, key=lambda band: -float((rows[band[1]] - rows[band[0]]).mean()))
 
 
