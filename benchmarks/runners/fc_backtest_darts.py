@@ -36,17 +36,19 @@ def main() -> None:
                                              "enable_model_summary": False, "logger": False})
     model.fit(series[:train_end], verbose=False)
     last = args.first_origin + (args.folds - 1) * args.step + args.horizon
-    start = time.perf_counter()
-    forecasts = model.historical_forecasts(
-        series[:last], start=args.first_origin, start_format="position",
-        forecast_horizon=args.horizon, stride=args.step, retrain=False,
-        last_points_only=False, verbose=False)
-    backtest_s = time.perf_counter() - start
+    times = []
+    for _ in range(3):  # the first call also pays one-off set-up; the best is the steady cost
+        start = time.perf_counter()
+        forecasts = model.historical_forecasts(
+            series[:last], start=args.first_origin, start_format="position",
+            forecast_horizon=args.horizon, stride=args.step, retrain=False,
+            last_points_only=False, verbose=False)
+        times.append(time.perf_counter() - start)
     errors = [np.abs(f.values()[:, 0] * std + mean
                      - values[args.first_origin + k * args.step:][: args.horizon]).mean()
               for k, f in enumerate(forecasts)]
-    emit({"backtest_s": backtest_s, "forecasts": len(forecasts), "mae": float(np.mean(errors)),
-          "darts": darts.__version__})
+    emit({"backtest_s": min(times), "first_call_s": times[0], "forecasts": len(forecasts),
+          "mae": float(np.mean(errors)), "darts": darts.__version__})
 
 
 if __name__ == "__main__":

@@ -31,10 +31,12 @@ def main() -> None:
     L.Trainer(max_epochs=1, limit_val_batches=0, logger=False, enable_checkpointing=False,
               enable_progress_bar=False, enable_model_summary=False,
               accelerator="cpu").fit(task, datamodule=dm)
-    start = time.perf_counter()
-    result = run_backtest(task, dm, args.folds, args.step)
-    backtest_s = time.perf_counter() - start
-    emit({"backtest_s": backtest_s, "forecasts": len(result.series),
+    times = []
+    for _ in range(3):  # the first call also pays one-off set-up; the best is the steady cost
+        start = time.perf_counter()
+        result = run_backtest(task, dm, args.folds, args.step)
+        times.append(time.perf_counter() - start)
+    emit({"backtest_s": min(times), "first_call_s": times[0], "forecasts": len(result.series),
           "first_origin": int(dm.cuts[0, 2] + args.lookback), "mae": float(
               result.folds["mae"].mean())})
 
