@@ -18,7 +18,6 @@ import lightning as L
 import numpy as np
 import pandas as pd
 import torch
-from torchmetrics import MetricCollection
 
 from seqlstm.data.series.backtest import Backtest, backtest_windows
 from seqlstm.data.series.module import TimeSeriesDataModule
@@ -50,23 +49,25 @@ def run_backtest(task: Forecaster, data: TimeSeriesDataModule, folds: int,
     check_int("refit_epochs", refit_epochs, 0)
     data.setup("test")
     plan = backtest_windows(data, folds, step or data.horizon)
-    metrics = [task.build_metrics("test") for _ in range(folds)]
     task.eval()
     if refit_epochs:
-        parts = [_forecast(_refit(task, data, plan, k, refit_epochs), data, plan, metrics,
-                           fold=k) for k in range(folds)]
+        parts = [_forecast(_refit(task, data, plan, k, refit_epochs), data, plan, fold=k)
+                 for k in range(folds)]
         # fold-major parts -> series-major rows, as the windows of one pass are ordered
-        rows = {key: torch.stack([p[key] for p in parts], 1).flatten(0, 1) for key in parts[0]}
+        rows = {key: torch.stack([p[0][key] for p in parts], 1).flatten(0, 1)
+                for key in parts[0][0]}
+        scores = {k: v for _, part in parts for k, v in part.items()}
     else:
-        rows = _forecast(task, data, plan, metrics)
-    return _tables(task, data, plan, metrics, rows)
+        rows, scores = _forecast(task, data, plan)
+    return _tables(data, plan, scores, rows)
 
 
 @torch.no_grad()
 def _forecast(task: Forecaster, data: TimeSeriesDataModule, plan: Backtest,
-              metrics: list[MetricCollection], fold: int | None = None) -> dict[str, torch.Tensor]:
-    """Forecast the plan's windows (only fold ``fold``'s when given) in batches, updating each
-    fold's metrics; returns point forecasts, truth and interval bounds in original units."""
+              fold: int | None = None) -> tuple[dict[str, torch.Tensor], dict[int, dict]]:
+    """Forecast the plan's windows (only fold ``fold``'s when given) in batches; returns point
+    forecasts, truth and interval bounds in original units, and each fold's metrics (the
+    task's test metrics, updated with that fold's windows)."""
     windows = plan.windows
     index = torch.arange(len(windows))
     if fold is not None:
@@ -76,19 +77,23 @@ def _forecast(task: Forecaster, data: TimeSeriesDataModule, plan: Backtest,
         batch = task.with_defaults(windows.__getitems__(chunk.tolist()))
         series = batch["series"]
         outputs = task.step_outputs(batch, "test")
-        folds = plan.fold_of(chunk)
-        for k in folds.unique().tolist():
-            rows = folds == k
-            task.update_metrics(metrics[k], outputs[rows], {n: v[rows] for n, v in batch.items()},
-                                torch.zeros(()))
         found = {"point": task.original_units(task.point(outputs, series), series),
-                 "truth": task.original_units(batch["targets"], series)}
+                 "truth": task.original_units(batch["targets"], series), "outputs": outputs,
+                 **{f"batch/{key}": value for key, value in batch.items()}}
         if task.dist.probabilistic:
             bounds, _ = task.forecast_quantiles(batch, outputs, list(task.interval_levels))
             found.update(lower=bounds[0], upper=bounds[1])
         for key, value in found.items():
             out.setdefault(key, []).append(value)
-    return {key: torch.cat(values) for key, values in out.items()}
+    rows = {key: torch.cat(values) for key, values in out.items()}
+    metrics, scores, folds = task.build_metrics("test"), {}, plan.fold_of(index)
+    for k in folds.unique().tolist():  # one metric object, reset between folds
+        mine = folds == k
+        batch = {key[6:]: value[mine] for key, value in rows.items() if key.startswith("batch/")}
+        task.update_metrics(metrics, rows["outputs"][mine], batch, torch.zeros(()))
+        scores[k] = {name: float(value) for name, value in metrics.compute().items()}
+        metrics.reset()
+    return {k: v for k, v in rows.items() if k in ("point", "truth", "lower", "upper")}, scores
 
 
 def _refit(task: Forecaster, data: TimeSeriesDataModule, plan: Backtest, fold: int,
@@ -109,14 +114,12 @@ def _refit(task: Forecaster, data: TimeSeriesDataModule, plan: Backtest, fold: i
     return model.eval()
 
 
-def _tables(task: Forecaster, data: TimeSeriesDataModule, plan: Backtest,
-            metrics: list[MetricCollection], rows: dict[str, torch.Tensor]) -> BacktestResult:
+def _tables(data: TimeSeriesDataModule, plan: Backtest, scores: dict[int, dict],
+            rows: dict[str, torch.Tensor]) -> BacktestResult:
     count, folds = len(plan.names), plan.folds
     times = plan.times.reshape(-1)
     times = pd.to_datetime(times) if times.dtype.kind == "M" else times
-    fold_table = pd.DataFrame([{"fold": k + 1, **{name: float(value) for name, value in
-                                                  m.compute().items()}}
-                               for k, m in enumerate(metrics)])
+    fold_table = pd.DataFrame([{"fold": k + 1, **scores[k]} for k in range(folds)])
     point, truth = rows["point"].numpy(), rows["truth"].numpy()  # (S * K, H, n)
     error = point - truth
     per = {"fold": np.tile(np.arange(1, folds + 1), count),
