@@ -19,6 +19,12 @@ BENCHMARKS = {
     "forecast": ("benchmarks.forecast",
                  "forecasting end to end: seqlstm vs hand-written, bare Lightning, darts, "
                  "pytorch-forecasting, neuralforecast"),
+    "forecast-backtest": ("benchmarks.forecast_backtest",
+                          "20-fold backtest on CO2: seqlstm (batched origins) vs darts "
+                          "historical_forecasts"),
+    "forecast-scale": ("benchmarks.forecast_scale",
+                       "forecasting at 1k-100k series: file to first training step and peak RSS, "
+                       "seqlstm vs neuralforecast"),
     "generation": ("benchmarks.generation_speed",
                    "generation chars/s: carried state vs re-reading a window per character "
                    "(torch, and the Keras example with --keras)"),

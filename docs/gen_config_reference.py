@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
 PAGE = "configuration.md"
 ENTRY_POINTS = {"train": "seqlstm-train", "eval": "seqlstm-eval", "generate": "seqlstm-generate",
-                "predict": "seqlstm-predict", "export": "seqlstm-export"}
+                "predict": "seqlstm-predict", "export": "seqlstm-export",
+                "backtest": "seqlstm-backtest"}
 
 
 def leading_comment(text: str) -> str:

@@ -237,16 +237,22 @@ class SeriesScaler:
     def __init__(self, mean: Any, std: Any, series: list[str] | None = None) -> None:
         self.mean = np.asarray(mean, dtype=np.float64)  # (S, C)
         self.std = np.asarray(std, dtype=np.float64)
-        self._tensors: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._tensors: dict[tuple[Any, Any], tuple[torch.Tensor, torch.Tensor]] = {}
+        self._positions: dict[str, int] | None = None
         self.series = [str(name) for name in series] if series is not None \
             else [str(i) for i in range(len(self.mean))]
 
     @classmethod
     def fit(cls, rows: list[np.ndarray], series: list[str]) -> SeriesScaler:
-        """Mean and standard deviation of each series' training rows ``(T_i, C)``; a constant
-        column gets a standard deviation of 1."""
-        means = np.stack([r.mean(axis=0) for r in rows])
-        stds = np.stack([r.std(axis=0) for r in rows])
+        """Mean and standard deviation of each series' training rows ``(T_i, C)``."""
+        return cls.from_moments(np.stack([r.mean(axis=0) for r in rows]),
+                                np.stack([r.std(axis=0) for r in rows]), series)
+
+    @classmethod
+    def from_moments(cls, means: np.ndarray, stds: np.ndarray,
+                     series: list[str]) -> SeriesScaler:
+        """The scaler of per-series means and standard deviations ``(S, C)``; a constant
+        column (standard deviation 0) gets a standard deviation of 1."""
         return cls(means, np.where(stds > 0, stds, 1.0), series)
 
     @classmethod
@@ -267,10 +273,19 @@ class SeriesScaler:
                 raise DataError(f"the model was trained on {len(self.series)} series; name one "
                                 f"with series= (known: {self.series[:10]})")
             return 0
-        if str(name) not in self.series:
+        return int(self.rows([str(name)])[0])
+
+    def rows(self, names: list[str]) -> np.ndarray:
+        """``(len(names),)`` the rows of series ``names``, looked up at once; the first unknown
+        name is an error."""
+        if self._positions is None:
+            self._positions = {name: i for i, name in enumerate(self.series)}
+        rows = np.fromiter((self._positions.get(n, -1) for n in names), np.int64, len(names))
+        if (rows < 0).any():
+            name = names[int(np.flatnonzero(rows < 0)[0])]
             raise DataError(f"series '{name}' was not in the training data (known: "
                             f"{self.series[:10]}); it has no fitted scaler")
-        return self.series.index(str(name))
+        return rows
 
     def scale(self, values: np.ndarray | torch.Tensor, row: int | torch.Tensor,
               columns: slice = slice(None)) -> Any:
@@ -288,11 +303,12 @@ class SeriesScaler:
     def _stats(self, row: int | torch.Tensor, columns: slice, like: Any) -> tuple[Any, Any]:
         if isinstance(like, np.ndarray):
             return self.mean[row, columns], self.std[row, columns]
-        if like.device not in self._tensors:  # float32 copies, made once per device
-            self._tensors[like.device] = tuple(
-                torch.as_tensor(a, dtype=torch.float32, device=like.device)
-                for a in (self.mean, self.std))
-        mean, std = (a[row][..., columns] for a in self._tensors[like.device])
+        # float32 copies (float64 for float64 values), made once per device
+        dtype = torch.float64 if like.dtype == torch.float64 else torch.float32
+        if (like.device, dtype) not in self._tensors:
+            self._tensors[like.device, dtype] = tuple(
+                torch.as_tensor(a, dtype=dtype, device=like.device) for a in (self.mean, self.std))
+        mean, std = (a[row][..., columns] for a in self._tensors[like.device, dtype])
         if isinstance(row, torch.Tensor):  # (B, C) -> (B, 1, C): one scaler per batch row
             mean, std = mean.unsqueeze(1), std.unsqueeze(1)
         return mean, std

@@ -201,7 +201,8 @@ def test_plain_real_batches_need_no_time_series_keys():
     ({"strategy": "seq2seq"}, "config key 'model.task_options.real.strategy' must be one of "
      "['direct', 'autoregressive'], got 'seq2seq'"),
     ({"loss": "huber"}, "config key 'model.task_options.real.loss' must be one of ['mse', "
-     "'mae', 'gaussian_nll'], got 'huber'"),
+     "'mae', 'gaussian_nll', 'student_t', 'negative_binomial', 'poisson', 'quantile'], got "
+     "'huber'"),
     ({"interval": 1.0}, "config key 'model.task_options.real.interval' must be a number in "
      "(0, 1), got 1.0"),
     ({"strategy": "autoregressive", "encoder": {"bidirectional": True}},

@@ -118,7 +118,8 @@ def test_seqlstm_predict_from_a_checkpoint_alone(tmp_path):
     metrics = evaluate(OmegaConf.create({  # the scalers come from the checkpoint (fitted)
         "ckpt_path": str(checkpoint), "split": "test", "data_path": None, "batch_size": None,
         "trainer": {"accelerator": "cpu", "devices": 1}}))
-    assert set(metrics) == {"test/loss", "test/mae", "test/rmse", "test/smape", "test/mase"}
+    assert set(metrics) == {"test/loss", "test/mae", "test/rmse", "test/smape", "test/mase",
+                            "test/coverage", "test/width", "test/wql", "test/crps"}
     assert 0 < metrics["test/mase"] < 10
     data.unlink()  # the checkpoint alone must do
     new = tmp_path / "new.csv"

@@ -18,7 +18,7 @@ from seqlstm.errors import ConfigError
 from seqlstm.sweep import distributions
 from seqlstm.sweep.sweeper import _tell_study
 from seqlstm.tasks import read_checkpoint
-from tests.reliability import compose_in, tiny_run
+from tests.helpers.reliability import compose_in, tiny_run
 
 
 @pytest.mark.parametrize(("value", "count"), [

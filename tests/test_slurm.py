@@ -19,8 +19,8 @@ import pytest
 from seqlstm.cli.train import train
 from seqlstm.tasks import read_checkpoint
 from tests.conftest import REPO_ROOT
+from tests.helpers.reliability import assert_same_tensors, compose_in, final_state, tiny_run
 from tests.helpers.slurm_cluster import PARTITION, SlurmCluster, unavailable
-from tests.reliability import assert_same_tensors, compose_in, final_state, tiny_run
 
 pytestmark = pytest.mark.slow
 SCRIPT = REPO_ROOT / "examples" / "slurm" / "train.sbatch"

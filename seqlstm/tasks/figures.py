@@ -7,6 +7,7 @@ display, leaks no global state and is safe in any thread.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import torch
@@ -72,9 +73,12 @@ def loss_by_position(losses: torch.Tensor, epoch: int, unit: str = "characters")
 def forecast_vs_truth(history: torch.Tensor, truth: torch.Tensor, forecast: torch.Tensor,
                       lower: torch.Tensor | None = None, upper: torch.Tensor | None = None,
                       names: list[str] | None = None, unit: str = "value",
-                      interval: str = "80% interval", epoch: int = 0) -> Figure:
+                      interval: str = "80% interval", epoch: int = 0,
+                      bands: Sequence[tuple[torch.Tensor, torch.Tensor, str]] = ()) -> Figure:
     """One panel per series: the input window, then the truth and the forecast over the
-    horizon, with a shaded prediction interval when ``lower``/``upper`` are given.
+    horizon, with a shaded prediction interval when ``lower``/``upper`` are given, and a fan
+    chart of nested ``bands`` ``(lower, upper, label)`` (widest first, each shaded darker than
+    the one around it).
 
     Args:
         history: ``(S, T)`` the input steps of ``S`` series.
@@ -91,14 +95,17 @@ def forecast_vs_truth(history: torch.Tensor, truth: torch.Tensor, forecast: torc
     axes_list = figure.subplots(count, 1, sharex=True, squeeze=False)[:, 0]
     past = range(-steps + 1, 1)
     ahead = range(1, horizon + 1)
+    if lower is not None and upper is not None:
+        bands = [(lower, upper, interval), *bands]
+    ordered = sorted(bands, key=lambda band: -float((band[1] - band[0]).mean()))  # widest first
     for index, axes in enumerate(axes_list):
         axes.plot(past, history[index].cpu(), color="0.4", linewidth=1.2, label="input")
         axes.plot(ahead, truth[index].cpu(), color="black", linewidth=1.5, label="truth")
         axes.plot(ahead, forecast[index].cpu(), color="tab:blue", linewidth=1.5,
                   marker="o" if horizon <= 24 else None, markersize=3, label="forecast")
-        if lower is not None and upper is not None:
-            axes.fill_between(ahead, lower[index].cpu(), upper[index].cpu(), color="tab:blue",
-                              alpha=0.2, label=interval)
+        for low, high, label in ordered:
+            axes.fill_between(ahead, low[index].cpu(), high[index].cpu(), color="tab:blue",
+                              alpha=0.18, linewidth=0, label=label)
         axes.axvline(0.5, color="0.7", linestyle=":")
         axes.set_title(names[index] if names else f"series {index}", fontsize=10)
         axes.set_ylabel(unit)

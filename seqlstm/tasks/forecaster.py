@@ -23,7 +23,7 @@ using the per-series scalers the data module put in ``spec.extra``.
 
 from __future__ import annotations
 
-from statistics import NormalDist
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -35,35 +35,53 @@ from torchmetrics.regression import (
     SymmetricMeanAbsolutePercentageError,
 )
 
-from seqlstm.errors import ConfigError, DataError
+from seqlstm.errors import ConfigError, DataError, check_int
 from seqlstm.nn import DirectHead, StepHead
 from seqlstm.spec import SeriesScaler, window_inputs
 from seqlstm.tasks.base import Batch, SequenceTask
+from seqlstm.tasks.distributions import (
+    COUNT_LOSSES,
+    LOSSES,
+    OutputDistribution,
+    check_quantiles,
+)
 from seqlstm.tasks.figures import forecast_vs_truth
 from seqlstm.tasks.forecast_metrics import MeanAbsoluteScaledError
+from seqlstm.tasks.forecast_sampling import SampledForecasts
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 STRATEGIES = ("direct", "autoregressive")
-LOSSES = ("mse", "mae", "gaussian_nll")
-MIN_VARIANCE = 1e-6
+DEFAULT_QUANTILES = (0.1, 0.5, 0.9)
 
 
-class Forecaster(SequenceTask):
-    """Multi-step forecasts of real-valued targets. Metrics: MAE, RMSE, sMAPE, MASE.
+class Forecaster(SampledForecasts, SequenceTask):
+    """Multi-step forecasts of real-valued targets. Metrics: MAE, RMSE, sMAPE, MASE; with a
+    probabilistic loss also interval coverage and width, weighted quantile loss and (for
+    distributions) CRPS, on validation and test.
 
     Args:
         strategy: ``direct`` or ``autoregressive``.
-        loss: ``mse``, ``mae`` or ``gaussian_nll`` (a mean and a variance per step, giving
-            prediction intervals).
-        interval: the central probability of the prediction interval (``gaussian_nll``).
+        loss: ``mse``, ``mae``, or a probabilistic loss giving prediction intervals:
+            ``gaussian_nll``, ``student_t``, ``poisson`` and ``negative_binomial`` (counts:
+            needs ``data.counts=true``), ``quantile`` (pinball loss on ``quantiles``); see
+            :mod:`seqlstm.tasks.distributions`.
+        interval: the central probability of the prediction interval (distribution losses;
+            the quantile loss's interval runs from its lowest to its highest quantile).
         relative: forecast changes from the last observed value instead of levels.
+        quantiles: quantile levels (sorted, in (0, 1)): those the ``quantile`` loss learns
+            (default 0.1, 0.5, 0.9), and those prediction writes as ``<target>_q<level>``.
+        num_samples: draws per forecast for the quantiles of distributions without a closed
+            form and for CRPS; the autoregressive strategy draws them as sample paths (each
+            step fed back its own draw).
         **kwargs: see :class:`SequenceTask`.
     """
 
     def __init__(self, *args: Any, strategy: str = "direct", loss: str = "mse",
-                 interval: float = 0.95, relative: bool = False, **kwargs: Any) -> None:
+                 interval: float = 0.95, relative: bool = False,
+                 quantiles: Sequence[float] | None = None, num_samples: int = 100,
+                 **kwargs: Any) -> None:
         if strategy not in STRATEGIES:
             raise ConfigError("model.task_options.real.strategy", f"one of {list(STRATEGIES)}",
                               strategy)
@@ -71,9 +89,19 @@ class Forecaster(SequenceTask):
             raise ConfigError("model.task_options.real.loss", f"one of {list(LOSSES)}", loss)
         if not 0 < interval < 1:
             raise ConfigError("model.task_options.real.interval", "a number in (0, 1)", interval)
+        check_int("model.task_options.real.num_samples", num_samples, 2)
+        self.quantiles = check_quantiles(quantiles)
+        if relative and loss in COUNT_LOSSES:
+            raise ConfigError("model.task_options.real.relative", f"false with loss={loss} "
+                              "(counts are not relative to the last value)", relative)
         self.strategy, self.loss_name, self.interval = strategy, loss, interval
-        self.relative = bool(relative)
+        self.relative, self.num_samples = bool(relative), num_samples
+        self.dist = OutputDistribution(loss, 0, self.quantiles or DEFAULT_QUANTILES)
         super().__init__(*args, **kwargs)
+        if loss in COUNT_LOSSES and not self.spec.extra.get("counts"):
+            raise ConfigError("model.task_options.real.loss", f"a count loss ({loss}) only "
+                              "with data.counts=true (the targets checked as non-negative "
+                              "whole numbers)", loss)
         if self.spec.input_kind != "real" or self.spec.target_kind != "real":
             raise ConfigError("data", "a real-valued data module with real targets for a "
                               "forecaster", f"{self.spec.input_kind}->{self.spec.target_kind}")
@@ -97,8 +125,11 @@ class Forecaster(SequenceTask):
 
     @property
     def step_width(self) -> int:
-        """Outputs per horizon step: a mean per target, and a variance per target for NLL."""
-        return self.spec.output_size * (2 if self.loss_name == "gaussian_nll" else 1)
+        """Raw outputs per horizon step (see :mod:`seqlstm.tasks.distributions`)."""
+        if self.dist.targets != self.spec.output_size:  # the spec is known from here on
+            self.dist = OutputDistribution(self.loss_name, self.spec.output_size,
+                                           self.dist.levels)
+        return self.dist.width
 
     def build_head(self) -> nn.Module:
         if self.strategy == "autoregressive":
@@ -207,23 +238,32 @@ class Forecaster(SequenceTask):
         outputs, _ = self(torch.cat([inputs, teacher], dim=1))  # (B, L+H-1, W)
         return outputs[:, inputs.size(1) - 1 :]  # (B, H, W): step t predicts t+1
 
-    def recursive(self, batch: Batch) -> torch.Tensor:
-        future = batch["future"]
+    def recursive(self, batch: Batch,
+                  draw: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+        """Decode the horizon one step at a time, feeding back each step's point forecast
+        (or ``draw(step)``, a standardised draw ``(B, 1, n)``: then the draws ``(B, H, n)``
+        are returned instead of the outputs)."""
+        future, series = batch["future"], batch["series"]
         outputs, state = self(batch["inputs"])
         step = outputs[:, -1:]  # (B, 1, W)
-        steps = [step]
-        for k in range(1, self.spec.horizon):
-            row = self.decoder_inputs(step[..., : self.spec.output_size], future[:, k : k + 1])
-            step, state = self(row, state)
-            steps.append(step)
+        steps = []
+        for k in range(self.spec.horizon):
+            value = self.point(step, series) if draw is None else draw(step)  # (B, 1, n)
+            steps.append(step if draw is None else value)
+            if k + 1 < self.spec.horizon:
+                step, state = self(self.decoder_inputs(value, future[:, k + 1 : k + 2]), state)
         return torch.cat(steps, dim=1)
 
-    def split_outputs(self, outputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Mean ``(B, H, n)`` and, for ``gaussian_nll``, a positive variance of the same shape."""
-        n = self.spec.output_size
-        if self.loss_name != "gaussian_nll":
-            return outputs, None
-        return outputs[..., :n], nn.functional.softplus(outputs[..., n:]) + MIN_VARIANCE
+    def point(self, outputs: torch.Tensor, series: torch.Tensor) -> torch.Tensor:
+        """``(B, H, n)`` standardised point forecasts of raw ``outputs``."""
+        return self.dist.point(outputs, *self.target_scale(series, outputs))
+
+    def target_scale(self, series: torch.Tensor, like: torch.Tensor
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The targets' per-series mean and standard deviation ``(B, 1, n)``."""
+        zeros = like.new_zeros(series.size(0), 1, self.spec.output_size)
+        return (self.original_units(zeros, series),
+                self.original_units(zeros + 1, series, shift=False))
 
     def original_units(self, values: torch.Tensor, series: torch.Tensor,
                        shift: bool = True) -> torch.Tensor:
@@ -233,7 +273,7 @@ class Forecaster(SequenceTask):
 
     def validation_figures(self, batch: Batch) -> dict[str, Figure]:
         """Forecast against truth for the first target of the batch's first three windows, in
-        original units, with the prediction interval when the loss gives one."""
+        original units; a probabilistic loss adds a fan of its quantile bands."""
         if "reset" in batch:  # one-step streams have no forecast horizon to draw
             return {}
         count = min(3, batch["inputs"].size(0))
@@ -242,23 +282,22 @@ class Forecaster(SequenceTask):
         n = self.spec.output_size
         history = self.original_units(first["inputs"][..., :n], first["series"])  # (S, T, n)
         truth = self.original_units(first["targets"], first["series"])  # (S, H, n)
-        bounds = {key: predicted[key][..., 0] for key in ("lower", "upper") if key in predicted}
+        bands = [(predicted[f"q{lo:g}"][..., 0], predicted[f"q{hi:g}"][..., 0],
+                  f"{hi - lo:.0%} interval") for lo, hi in self.fan_levels()]
+        if "lower" in predicted:
+            bands.insert(0, (predicted["lower"][..., 0], predicted["upper"][..., 0],
+                             f"{self.interval_levels[1] - self.interval_levels[0]:.0%} "
+                             "interval"))
         target = (self.spec.extra.get("targets") or ["target"])[0]
         figure = forecast_vs_truth(history[..., 0], truth[..., 0], predicted["mean"][..., 0],
-                                   **bounds, unit=target, epoch=self.current_epoch,
-                                   interval=f"{self.interval:.0%} interval",
+                                   bands=bands, unit=target, epoch=self.current_epoch,
                                    names=[f"validation window {i + 1}" for i in range(count)])
         return {"forecast": figure}
 
     # -- training ---------------------------------------------------------------------------
     def loss(self, outputs: torch.Tensor, batch: Batch) -> torch.Tensor:
-        mean, variance = self.split_outputs(outputs)
-        targets = batch["targets"]
-        if self.loss_name == "mse":
-            return nn.functional.mse_loss(mean, targets)
-        if self.loss_name == "mae":
-            return nn.functional.l1_loss(mean, targets)
-        return nn.functional.gaussian_nll_loss(mean, targets, variance)
+        series = self.with_defaults(batch)["series"]
+        return self.dist.loss(outputs, batch["targets"], *self.target_scale(series, outputs))
 
     def batch_weight(self, batch: Batch) -> int:
         """Forecast steps scored: ``B x horizon`` for windows, ``B x T`` for stateful streams."""
@@ -269,28 +308,43 @@ class Forecaster(SequenceTask):
                    "smape": SymmetricMeanAbsolutePercentageError()}
         if "season" in self.spec.extra:
             metrics["mase"] = MeanAbsoluteScaledError()
+        if stage != "train":
+            metrics.update(self.probabilistic_metrics())
         return MetricCollection(metrics, compute_groups=False)
 
     def update_metrics(self, metrics: MetricCollection, outputs: torch.Tensor, batch: Batch,
                        loss: torch.Tensor) -> None:
         batch = self.with_defaults(batch)
         series = batch["series"]
-        mean, _ = self.split_outputs(outputs.detach())
+        outputs = outputs.detach()
+        point = self.original_units(self.point(outputs, series), series)
+        targets = self.original_units(batch["targets"], series)
         naive = {"naive": self.original_units(batch["naive"], series).flatten()} \
             if "mase" in metrics else {}
-        metrics.update(self.original_units(mean, series).flatten(),
-                       self.original_units(batch["targets"], series).flatten(), **naive)
+        for name in ("mae", "rmse", "smape", "mase"):
+            if name in metrics:
+                metrics[name].update(point.flatten(), targets.flatten(),
+                                     **(naive if name == "mase" else {}))
+        if "coverage" in metrics:
+            self.update_probabilistic(metrics, outputs, batch, targets)
 
     # -- prediction -------------------------------------------------------------------------
     @torch.no_grad()
     def predict_step(self, batch: Batch, batch_idx: int) -> dict[str, torch.Tensor]:
-        """``mean`` forecasts ``(B, horizon, n_targets)`` in original units, and for
-        ``gaussian_nll`` the ``lower`` and ``upper`` bounds of the central ``interval``."""
-        series = self.with_defaults(batch)["series"]
-        mean, variance = self.split_outputs(self.step_outputs(batch))
-        result = {"mean": self.original_units(mean, series)}
-        if variance is not None:
-            spread = NormalDist().inv_cdf(0.5 + self.interval / 2) * self.original_units(
-                variance.sqrt(), series, shift=False)
-            result.update(lower=result["mean"] - spread, upper=result["mean"] + spread)
+        """``mean`` forecasts ``(B, horizon, n_targets)`` in original units (the mean of the
+        sample paths when there are any; the median for the quantile loss); a probabilistic
+        loss adds the ``lower`` and ``upper`` bounds of its interval and ``q<level>`` for each
+        of ``quantiles``."""
+        batch = self.with_defaults(batch)
+        series = batch["series"]
+        outputs = self.step_outputs(batch)
+        result = {"mean": self.original_units(self.point(outputs, series), series)}
+        if not self.dist.probabilistic:
+            return result
+        levels = [*self.interval_levels, *self.quantiles]
+        values, samples = self.forecast_quantiles(batch, outputs, levels)
+        if samples is not None:
+            result["mean"] = samples.mean(dim=0)
+        result.update(lower=values[0], upper=values[1])
+        result.update({f"q{q:g}": v for q, v in zip(self.quantiles, values[2:], strict=True)})
         return result

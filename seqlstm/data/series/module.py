@@ -30,19 +30,22 @@ import lightning as L
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader, RandomSampler
+from torch.utils.data import DataLoader
 
-from seqlstm.data.series.predictions import (
-    Forecast,
-    forecast_table,
-    horizon_times,
-    pad_rows,
-    split_at_origin,
-)
-from seqlstm.data.series.reading import Series, TableSchema, fill_series, read_series
-from seqlstm.data.series.tables import MISSING_POLICIES, Source
+from seqlstm.data.series.missing import fill_missing
+from seqlstm.data.series.predictions import Forecasts, forecast_table, origin_windows
+from seqlstm.data.series.reading import LAYOUTS, TableSchema, read_store
+from seqlstm.data.series.splits import fit_scaler, split_cuts, step_pairs, window_counts
+from seqlstm.data.series.store import SeriesStore, check_counts
+from seqlstm.data.series.tables import MISSING_POLICIES
 from seqlstm.data.series.windows import SeriesWindows, batch_collate
-from seqlstm.data.streams import ResumePoint, StreamLoader, StreamPart, stream_loader
+from seqlstm.data.streams import (
+    ResumableRandomSampler,
+    ResumePoint,
+    StreamLoader,
+    StreamPart,
+    stream_loader,
+)
 from seqlstm.errors import ConfigError, DataError, check_int, check_split
 from seqlstm.spec import SPLITS, DataSpec, Layout, SeriesScaler
 
@@ -74,6 +77,12 @@ class TimeSeriesDataModule(L.LightningDataModule):
         stateful: read each series' split as ``batch_size`` contiguous streams of one-step-ahead
             pairs (``lookback`` steps per batch, the state carried across batches) instead of
             windows; see ``docs/stateful.md``.
+        layout: ``long`` (rows of series, an id column) or ``wide`` (one column per series).
+        cache_dir: keep the checked table here as ``.npy`` files, memory-mapped on later runs.
+        windows_per_epoch: random training windows per epoch, drawn with replacement (None:
+            every window once per epoch).
+        counts: the targets are counts (checked: non-negative whole numbers), as the count
+            losses (``poisson``, ``negative_binomial``) require.
     """
 
     def __init__(
@@ -98,6 +107,10 @@ class TimeSeriesDataModule(L.LightningDataModule):
         holdout: int = 0,
         num_workers: int = 0,
         stateful: bool = False,
+        layout: str = "long",
+        cache_dir: str | None = None,
+        windows_per_epoch: int | None = None,
+        counts: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["path", "fitted", "predict_path"])
@@ -107,6 +120,10 @@ class TimeSeriesDataModule(L.LightningDataModule):
                            ("batch_size", batch_size), ("season", season)):
             check_int(f"data.{key}", value, 1)
         check_int("data.holdout", holdout, 0)
+        if windows_per_epoch is not None:
+            check_int("data.windows_per_epoch", windows_per_epoch, 1)
+        if layout not in LAYOUTS:
+            raise ConfigError("data.layout", f"one of {list(LAYOUTS)}", layout)
         if stateful and stride != 1:
             raise ConfigError("data.stride", "1 with data.stateful=true (streams read every step)",
                               stride)
@@ -123,121 +140,117 @@ class TimeSeriesDataModule(L.LightningDataModule):
             self.schema.future
         self.columns = self.schema.columns
         self.layout = Layout(len(self.targets), len(self.past), len(self.future))
+        if layout == "wide" and (len(self.columns) > 1 or id_column is not None):
+            raise ConfigError("data.layout", "long for a table with covariates, several targets "
+                              "or an id column (wide: one column per series of one target)",
+                              layout)
+        self.table_layout, self.cache_dir = layout, cache_dir
+        self.windows_per_epoch, self.counts = windows_per_epoch, bool(counts)
+        self.sampler_seed = torch.initial_seed()  # set by seed_everything
         self.path, self.predict_path, self.fitted = path, predict_path, fitted
         self.lookback, self.horizon, self.stride, self.season = lookback, horizon, stride, season
         self.split, self.batch_size, self.missing = split, batch_size, missing
         self.holdout, self.units, self.num_workers = holdout, units, num_workers
         self.stateful = stateful
         self.windows: dict[str, SeriesWindows] = {}
+        self.store: SeriesStore | None = None
+        self.cuts = np.zeros((0, 4), dtype=np.int64)
         self.pairs: dict[str, list[StreamPart]] = {}
         self.resume_point = ResumePoint()
-        self.forecasts: list[Forecast] = []
+        self.forecasts: Forecasts | None = None
+        self._scaler: SeriesScaler | None = None
+        self._scaler_of: dict[str, Any] | None = None
 
     @property
     def time_name(self) -> str:
         return self.schema.time_name
 
-    def read_series(self, path: str | Path | pd.DataFrame | None) -> tuple[list[Series], Source]:
-        """The checked series of the table at ``path`` (see :func:`read_series`)."""
+    def read_store(self, path: str | Path | pd.DataFrame | None) -> SeriesStore:
+        """The checked series of the table at ``path`` (see :func:`read_store`)."""
         if path is None:
             raise ConfigError("data.path", "a table file (an in-memory DataFrame does not travel "
                               "in checkpoints; give data.predict_path)", None)
-        return read_series(path, self.schema)
-
-    def _filled(self, series: Series, source: Source) -> Series:
-        return fill_series(series, source, self.schema, self.missing)
+        return read_store(path, self.schema, self.table_layout, self.cache_dir)
 
     # -- fitting and windows ---------------------------------------------------------------
     def setup(self, stage: str | None = None) -> None:
-        """Read, check and scale the table, then build what the run uses: windows, or the
+        """Read, check and fit the table, then build what the run uses: windows, or the
         one-step pairs of stateful streams (``stage="predict"``: one window per series)."""
         if stage == "predict":
-            if not self.forecasts:
+            if self.forecasts is None:
                 self._setup_predict()
             return
         if self.windows or self.pairs:
             return
-        series, source = self.read_series(self.path)
-        series = [self._filled(s, source) for s in series]
+        store = fill_missing(self.read_store(self.path), self.columns, self.missing,
+                             self.time_name)
         window = self.lookback + self.horizon
-        for s in series:
-            if len(s.frame) < window:
-                raise DataError(f"{source.name}: series '{s.name}' has {len(s.frame)} rows, "
-                                f"fewer than data.lookback + data.horizon = {window}")
-        bounds = [self._bounds(len(s.frame)) for s in series]
+        short = np.flatnonzero(store.lengths < window)
+        if len(short):
+            i = int(short[0])
+            raise DataError(f"{store.source.name}: series '{store.names[i]}' has "
+                            f"{store.lengths[i]} rows, fewer than data.lookback + data.horizon "
+                            f"= {window}")
+        if self.counts:
+            check_counts(store, self.targets)
+        cuts = split_cuts(store.lengths, self.split)
+        self.store, self.cuts = store, cuts  # backtests place their origins in them
         if self.fitted is None:
-            self.fitted = self._fit(series, bounds)
-        index = self._scaler_index(series, source)
-        values = np.concatenate([self._normalise(s.frame, i)
-                                 for s, i in zip(series, index, strict=True)])
-        offsets = np.cumsum([0] + [len(s.frame) for s in series])
+            self.fitted = self._fit(store, cuts)
+        owners = self._scaler_rows(store)
         if self.stateful:
-            self.pairs = self._step_pairs(values, offsets, bounds, index)
+            scaled = self.scaler.scale(store.values, np.repeat(owners, store.lengths))
+            self.pairs = step_pairs(scaled, store.offsets, cuts, owners, self.layout,
+                                    self.season, self.fitted["series"])
         else:
-            self._build_windows(torch.from_numpy(values), offsets, bounds, index, source)
+            self._build_windows(store, cuts, owners)
 
-    def _build_windows(self, values: torch.Tensor, offsets: np.ndarray,
-                       bounds: list[tuple[list[int], list[int]]], index: list[int],
-                       source: Source) -> None:
+    def _build_windows(self, store: SeriesStore, cuts: np.ndarray, owners: np.ndarray) -> None:
         """Every split's windows: starts ``stride`` apart, never crossing a split boundary."""
         window = self.lookback + self.horizon
+        values = torch.from_numpy(store.values)  # (N, C) original units, shared with the store
         for k, name in enumerate(SPLITS):
-            starts, owners = [], []
-            for offset, (lo, hi), i in zip(offsets[:-1], bounds, index, strict=True):
-                first = np.arange(offset + lo[k], offset + hi[k] - window + 1, self.stride)
-                starts.append(first)
-                owners.append(np.full(len(first), i))
-            count = sum(len(s) for s in starts)
-            if count == 0 and (name != "test" or self.split[2] > 0):
-                longest = max(hi[k] - lo[k] for lo, hi in bounds)
-                raise DataError(f"{source.name}: the {name} split holds no window of "
+            first, counts = window_counts(cuts, k, window, self.stride)
+            if counts.sum() == 0 and (name != "test" or self.split[2] > 0):
+                longest = int((cuts[:, k + 1] - cuts[:, k]).max())
+                raise DataError(f"{store.source.name}: the {name} split holds no window of "
                                 f"data.lookback + data.horizon = {window} rows (its longest "
                                 f"series part has {longest}); use longer series, a larger "
                                 f"{name} fraction in data.split or a smaller data.lookback")
-            if count:
-                self.windows[name] = self._windows(values, np.concatenate(starts),
-                                                   np.concatenate(owners))
+            if counts.sum():
+                self.windows[name] = self._windows(values, store.offsets[:-1] + first, counts,
+                                                   owners)
 
-    def _bounds(self, length: int) -> tuple[list[int], list[int]]:
-        """First and end rows of train, val and test in a series of ``length`` rows."""
-        cuts = [0, round(self.split[0] * length), round((self.split[0] + self.split[1]) * length),
-                length]
-        return cuts[:3], cuts[1:]
-
-    def _fit(self, series: list[Series], bounds: list[tuple[list[int], list[int]]]
-             ) -> dict[str, Any]:
+    def _fit(self, store: SeriesStore, cuts: np.ndarray) -> dict[str, Any]:
         """The fitted state: per-series scalers of every column on training rows alone, the
         column names and the season."""
-        train = [s.frame[self.columns].to_numpy()[: hi[0]]
-                 for s, (_, hi) in zip(series, bounds, strict=True)]
-        scaler = SeriesScaler.fit(train, [s.name for s in series])
-        return {**scaler.as_extra(), "columns": list(self.columns),
+        return {**fit_scaler(store, cuts).as_extra(), "columns": list(self.columns),
                 "targets": list(self.targets), "past_covariates": list(self.past),
-                "future_covariates": list(self.future), "season": self.season}
+                "future_covariates": list(self.future), "season": self.season,
+                **({"counts": True} if self.counts else {})}
 
     @property
     def scaler(self) -> SeriesScaler:
-        return SeriesScaler.from_extra(self.fitted, len(self.columns))
+        if self._scaler is None or self._scaler_of is not self.fitted:
+            self._scaler = SeriesScaler.from_extra(self.fitted, len(self.columns))
+            self._scaler_of = self.fitted
+        return self._scaler
 
-    def _scaler_index(self, series: list[Series], source: Source) -> list[int]:
-        """Each series' row in the fitted scalers; a series never seen in training is an error."""
+    def _scaler_rows(self, store: SeriesStore) -> np.ndarray:
+        """``(S,)`` each series' row in the fitted scalers; a series never seen in training is
+        an error."""
         if list(self.fitted.get("columns", [])) != self.columns:
             raise DataError(f"the fitted scalers are for columns {self.fitted.get('columns')}, "
                             f"but the data config names {self.columns}")
-        scaler = self.scaler
         try:
-            return [scaler.index(s.name) for s in series]
+            return self.scaler.rows(store.names)
         except DataError as err:
-            raise DataError(f"{source.name}: {err}") from None
+            raise DataError(f"{store.source.name}: {err}") from None
 
-    def _normalise(self, frame: pd.DataFrame, index: int) -> np.ndarray:
-        return self.scaler.scale(frame[self.columns].to_numpy(), index).astype(np.float32)
-
-    def _windows(self, values: torch.Tensor, starts: np.ndarray,
-                 owners: np.ndarray) -> SeriesWindows:
-        return SeriesWindows(values, torch.from_numpy(starts).long(),
-                             torch.from_numpy(owners).long(), self.layout, self.lookback,
-                             self.horizon, self.season)
+    def _windows(self, values: torch.Tensor, first: np.ndarray, counts: np.ndarray,
+                 owners: np.ndarray, stride: int | None = None) -> SeriesWindows:
+        return SeriesWindows(values, first, counts, owners, self.scaler, self.layout,
+                             self.lookback, self.horizon, self.season, stride or self.stride)
 
     @property
     def spec(self) -> DataSpec:
@@ -247,33 +260,18 @@ class TimeSeriesDataModule(L.LightningDataModule):
                         output_size=self.layout.targets, horizon=self.horizon,
                         extra=self.fitted)
 
-    def _step_pairs(self, values: np.ndarray, offsets: np.ndarray,
-                    bounds: list[tuple[list[int], list[int]]], index: list[int]
-                    ) -> dict[str, list[StreamPart]]:
-        """Per split, each series' one-step-ahead pairs for stateful streams: every row of the
-        split is a target once, read from the row before it (the first ``max(1, season)`` rows
-        of a series have no earlier row or seasonal naive value, so they are never targets)."""
-        observed, n = self.layout.observed, self.layout.targets
-        pairs: dict[str, list[StreamPart]] = {name: [] for name in SPLITS}
-        for offset, (lo, hi), i in zip(offsets[:-1], bounds, index, strict=True):
-            rows = values[offset : offset + hi[-1]]  # this series, standardised (N, C)
-            for k, name in enumerate(SPLITS):
-                t = np.arange(max(lo[k] - 1, self.season - 1), hi[k] - 1)  # input rows
-                if len(t):
-                    # the input at row t carries the known covariates of row t + 1
-                    inputs = np.concatenate([rows[t, :observed], rows[t + 1, observed:]], 1)
-                    pairs[name].append(StreamPart(
-                        inputs, rows[t + 1, :n], {"naive": rows[t + 1 - self.season, :n]},
-                        series=i, name=f" of series '{self.fitted['series'][i]}'"))
-        return pairs
-
     # -- loaders ---------------------------------------------------------------------------
     def train_dataloader(self) -> DataLoader:
         if self.stateful:
             return self._stream_loader("train", self.batch_size, equal_shards=True,
                                        first=self.resume_point.first_batch(self.trainer))
         windows = self.windows["train"]
-        return self._loader(windows, sampler=RandomSampler(windows), drop_last=False)
+        count = self.windows_per_epoch or len(windows)
+        # every window once per epoch (a permutation) unless windows_per_epoch draws fewer
+        sampler = ResumableRandomSampler(len(windows), count, self.sampler_seed,
+                                         replacement=self.windows_per_epoch is not None)
+        self.resume_point.resume_sampler(sampler, self.batch_size)
+        return self._loader(windows, sampler=sampler, drop_last=False)
 
     def val_dataloader(self) -> DataLoader:
         if self.stateful:
@@ -300,9 +298,9 @@ class TimeSeriesDataModule(L.LightningDataModule):
                              num_workers=self.num_workers)
 
     def state_dict(self) -> dict[str, Any]:
-        """Stateful streams: the training position, so a resumed fit continues the same streams
-        from the next batch. (Windows are drawn afresh each epoch.)"""
-        return self.resume_point.save(self.trainer) if self.stateful else {}
+        """The training position (streams or random windows), so a fit resumed from a
+        mid-epoch checkpoint continues with the next batch."""
+        return self.resume_point.save(self.trainer)
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.resume_point.load(state_dict)
@@ -318,23 +316,14 @@ class TimeSeriesDataModule(L.LightningDataModule):
         covariates and (when present) the truth."""
         if self.fitted is None:
             self.setup("fit")
-        series, source = self.read_series(self.predict_path or self.path)
-        index = self._scaler_index(series, source)
-        window = self.lookback + self.horizon
-        blocks, self.forecasts = [], []
-        for s, i in zip(series, index, strict=True):
-            history, ahead = split_at_origin(s, source, self.schema, self.missing,
-                                             self.lookback, self.horizon, self.holdout)
-            block = self._normalise(pd.concat([history.iloc[-self.lookback :],
-                                               ahead.iloc[: self.horizon]]), i)
-            blocks.append(pad_rows(block, window))  # unknown values ahead: NaN
-            truth = pad_rows(ahead[self.targets].to_numpy()[: self.horizon], self.horizon)
-            times = horizon_times(history[self.time_name], ahead[self.time_name], self.horizon)
-            self.forecasts.append(Forecast(s.name, history[[self.time_name, *self.targets]],
-                                           times, truth))
-        values = torch.from_numpy(np.concatenate(blocks))  # (series * window, columns)
-        self.windows["predict"] = self._windows(values, np.arange(len(blocks)) * window,
-                                                np.asarray(index))
+        store = self.read_store(self.predict_path or self.path)
+        owners = self._scaler_rows(store)
+        window, self.forecasts = origin_windows(store, self.schema, self.missing, self.lookback,
+                                                self.horizon, self.holdout)
+        size = window.shape[1]
+        values = torch.from_numpy(window.reshape(-1, window.shape[-1]))  # (S * (L+H), C)
+        self.windows["predict"] = self._windows(values, np.arange(len(window)) * size,
+                                                np.ones(len(window), dtype=np.int64), owners)
 
     def format_predictions(self, outputs: list[dict[str, torch.Tensor]]) -> pd.DataFrame:
         """The task's ``predict_step`` outputs as one row per series and horizon step (see

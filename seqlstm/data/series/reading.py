@@ -1,25 +1,23 @@
-"""Reading a table of series: columns checked, times parsed and ordered, missing values handled."""
+"""Reading a table of series into the columnar store: columns checked, times parsed, rows
+grouped by series and checked in time order."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from seqlstm.data.series.tables import (
-    ROW,
-    SINGLE_SERIES,
-    Source,
-    check_sorted,
-    fill_missing,
-    parse_time,
-    read_table,
-    require_columns,
-    to_numeric,
+from seqlstm.data.series.store import (
+    SeriesStore,
+    cache_key,
+    load_store,
+    long_store,
+    save_store,
+    wide_store,
 )
+from seqlstm.data.series.tables import read_columns, require_columns
 from seqlstm.errors import ConfigError
 
 TIME = "time"  # the time column's name when the table has none (row position)
@@ -68,46 +66,41 @@ class TableSchema:
         return self.id_column or "series"
 
 
-@dataclass
-class Series:
-    """One series' rows in time order: the time column, the value columns, the source rows."""
-
-    name: str
-    frame: pd.DataFrame
+LAYOUTS = ("long", "wide")
 
 
-def read_series(path: str | Path | pd.DataFrame, schema: TableSchema
-                ) -> tuple[list[Series], Source]:
-    """The series of the table at ``path``, checked: columns present and numeric, times
-    strictly increasing within each series. Missing values are not handled yet."""
-    frame, source = read_table(path)
-    require_columns(frame, source, schema.targets, "data.targets")
-    require_columns(frame, source, schema.past, "data.past_covariates")
-    require_columns(frame, source, schema.future, "data.future_covariates")
+def read_store(path: str | Path | pd.DataFrame, schema: TableSchema, layout: str = "long",
+               cache_dir: str | Path | None = None) -> SeriesStore:
+    """The series of the table at ``path`` as a :class:`SeriesStore`, checked: columns present
+    and numeric, times strictly increasing within each series. Missing values are not handled
+    yet (see :func:`~seqlstm.data.series.missing.fill_missing`).
+
+    ``layout="wide"``: one column per series (every column but the time column), of the one
+    target ``schema.targets[0]``. With ``cache_dir``, the checked store of a file is kept there
+    as ``.npy`` files and memory-mapped back on later reads of the same (unchanged) file.
+    """
+    if cache_dir is None or isinstance(path, pd.DataFrame):
+        return _read(path, schema, layout)
+    folder = Path(cache_dir) / f"series-{cache_key(path, {**asdict(schema), 'layout': layout})}"
+    if not (folder / "index.json").is_file():
+        save_store(_read(path, schema, layout), folder)
+    return load_store(folder)
+
+
+def _read(path: str | Path | pd.DataFrame, schema: TableSchema, layout: str) -> SeriesStore:
+    time, ids = schema.time_column, schema.id_column
+    if layout == "wide":
+        columns = read_columns(path, None, text=[time] if time and schema.time_format else [])
+        if time is not None:
+            require_columns(columns, [time], "data.time_column")
+        return wide_store(columns, time, schema.time_format)
+    wanted = [*schema.columns, *(c for c in (time, ids) if c is not None)]
+    columns = read_columns(path, wanted, text=[time] if time and schema.time_format else [],
+                           ids=ids)
+    require_columns(columns, schema.targets, "data.targets")
+    require_columns(columns, schema.past, "data.past_covariates")
+    require_columns(columns, schema.future, "data.future_covariates")
     for key in ("time_column", "id_column"):
         if getattr(schema, key) is not None:
-            require_columns(frame, source, [getattr(schema, key)], f"data.{key}")
-    to_numeric(frame, source, schema.columns)
-    if schema.time_column is not None:
-        parse_time(frame, source, schema.time_column, schema.time_format)
-    if schema.id_column is None:
-        groups = [(SINGLE_SERIES, frame)]
-    else:
-        ids = frame[schema.id_column].astype(str)
-        groups = [(name, frame[ids == name]) for name in pd.unique(ids)]
-    series = []
-    for name, rows in groups:
-        rows = rows.reset_index(drop=True)
-        if schema.time_column is None:
-            rows[TIME] = np.arange(len(rows))
-        else:
-            check_sorted(rows[schema.time_column], rows[ROW], source, name, schema.time_column)
-        series.append(Series(name, rows[[schema.time_name, *schema.columns, ROW]]))
-    return series, source
-
-
-def fill_series(series: Series, source: Source, schema: TableSchema, missing: str) -> Series:
-    """``series`` with the ``missing`` policy applied (see :func:`fill_missing`)."""
-    frame = fill_missing(series.frame.copy(), source, series.name, schema.columns, missing,
-                         schema.time_name)
-    return Series(series.name, frame.reset_index(drop=True))
+            require_columns(columns, [getattr(schema, key)], f"data.{key}")
+    return long_store(columns, schema.columns, time, ids, schema.time_format)

@@ -1,14 +1,18 @@
-"""Reading tables of time series (CSV, Parquet, NumPy, pandas) and checking them row by row.
+"""Reading the columns of a table of time series (CSV, Parquet, NumPy, pandas), checked.
 
-Every check names the source (file), the series, the row (and, for CSV, the line) and the column,
-so a bad value can be found with a text editor.
+CSV and Parquet are read with pyarrow, only the columns the data config names, into columnar
+arrays (no per-row Python objects); ``.npy``/``.npz`` files and in-memory DataFrames give the
+same arrays. Every check names the source (file), the row (and, for CSV, the line) and the
+column, so a bad value can be found with a text editor.
 """
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,7 +22,6 @@ from seqlstm.errors import DataError
 MISSING_POLICIES = ("error", "ffill", "interpolate", "drop")
 #: the series id given to the rows of a table without an id column
 SINGLE_SERIES = "0"
-ROW = "__row__"  # the 1-based data row of each record, kept for error messages
 
 
 @dataclass(frozen=True)
@@ -32,48 +35,41 @@ class Source:
         return f"row {row} (line {row + 1})" if self.is_csv else f"row {row}"
 
 
-def read_table(path: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, Source]:
-    """The table at ``path`` (or the DataFrame itself) with a ``__row__`` column added.
+@dataclass
+class Columns:
+    """The named columns of a table, each a pyarrow ``ChunkedArray`` or a NumPy/pandas array
+    of ``num_rows`` values in file order; ``names`` are all the table's columns."""
+
+    arrays: dict[str, Any]
+    names: list[str]
+    num_rows: int
+    source: Source
+
+
+def read_columns(path: str | Path | pd.DataFrame, wanted: Sequence[str] | None,
+                 text: Sequence[str] = (), ids: str | None = None) -> Columns:
+    """The columns ``wanted`` (None: all) of the table at ``path`` (or the DataFrame itself);
+    CSV columns in ``text`` are read as text (times with a format), the id column ``ids`` as
+    a dictionary of text (one string per distinct id, not per row: "007" stays a name).
 
     ``.npy``: a 1-D or 2-D array, columns named ``"0"``, ``"1"``...; ``.npz``: one 1-D array per
-    column, named by its key.
+    column, named by its key. A wanted column the table lacks is left out (see
+    :func:`require_columns`).
     """
     if isinstance(path, pd.DataFrame):
-        frame, source = path.copy(), Source("<DataFrame>")
-    else:
-        file = Path(path)
-        if not file.is_file():
-            raise DataError(f"data.path: no such file: {file}")
-        source = Source(str(file), is_csv=file.suffix.lower() == ".csv")
-        frame = _read_file(file)
-    frame.columns = [str(c) for c in frame.columns]
-    if frame.empty:
-        raise DataError(f"{source.name}: the table has no rows")
-    frame[ROW] = np.arange(1, len(frame) + 1)
-    return frame.reset_index(drop=True), source
-
-
-def _read_file(file: Path) -> pd.DataFrame:
+        return _frame_columns(path, wanted, Source("<DataFrame>"))
+    file = Path(path)
+    if not file.is_file():
+        raise DataError(f"data.path: no such file: {file}")
     suffix = file.suffix.lower()
+    source = Source(str(file), is_csv=suffix == ".csv")
     try:
         if suffix == ".csv":
-            return pd.read_csv(file, dtype=str, keep_default_na=True)
+            return _csv_columns(file, wanted, text, ids, source)
         if suffix in (".parquet", ".pq"):
-            return pd.read_parquet(file)
-        if suffix == ".npy":
-            array = np.load(file, allow_pickle=False)
-            if array.ndim not in (1, 2):
-                raise DataError(f"{file}: a .npy array must be 1-D or 2-D (time, columns), "
-                                f"got shape {array.shape}")
-            return pd.DataFrame(array.reshape(len(array), -1))
-        if suffix == ".npz":
-            with np.load(file, allow_pickle=False) as arrays:
-                columns = {key: arrays[key] for key in arrays.files}
-            bad = {k: v.shape for k, v in columns.items() if v.ndim != 1}
-            if bad or len({len(v) for v in columns.values()}) > 1:
-                raise DataError(f"{file}: a .npz file needs one 1-D array per column, all of one "
-                                f"length; got shapes { {k: v.shape for k, v in columns.items()} }")
-            return pd.DataFrame(columns)
+            return _parquet_columns(file, wanted, ids, source)
+        if suffix in (".npy", ".npz"):
+            return _frame_columns(_numpy_frame(file), wanted, source)
     except (ValueError, OSError, pd.errors.ParserError) as err:
         if isinstance(err, DataError):
             raise
@@ -82,99 +78,189 @@ def _read_file(file: Path) -> pd.DataFrame:
                     "or .npz")
 
 
-def require_columns(frame: pd.DataFrame, source: Source, columns: Sequence[str],
-                    key: str) -> None:
-    """Every name in ``columns`` is a column of ``frame``; ``key`` is the config key naming it."""
-    present = [c for c in frame.columns if c != ROW]
-    for column in columns:
-        if column not in present:
+def _checked(columns: Columns) -> Columns:
+    if columns.num_rows == 0:
+        raise DataError(f"{columns.source.name}: the table has no rows")
+    return columns
+
+
+def _csv_columns(file: Path, wanted: Sequence[str] | None, text: Sequence[str],
+                 ids: str | None, source: Source) -> Columns:
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    with open(file, newline="", encoding="utf-8") as stream:
+        header = next(csv.reader(stream), [])
+    keep = [c for c in header if wanted is None or c in wanted]
+    table = pcsv.read_csv(file, convert_options=pcsv.ConvertOptions(
+        include_columns=keep, strings_can_be_null=True,
+        column_types={**{c: pa.string() for c in text if c in keep},
+                      **({ids: pa.dictionary(pa.int32(), pa.string())} if ids in keep else {})}))
+    return _checked(Columns({name: table.column(name) for name in keep}, header,
+                            table.num_rows, source))
+
+
+def _parquet_columns(file: Path, wanted: Sequence[str] | None, ids: str | None,
+                     source: Source) -> Columns:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    names = [str(c) for c in pq.read_schema(file).names]
+    keep = [c for c in names if wanted is None or c in wanted]
+    schema = pq.read_schema(file)
+    text_ids = ids in keep and schema.field(ids).type in (pa.string(), pa.large_string())
+    table = pq.read_table(file, columns=keep, read_dictionary=[ids] if text_ids else None)
+    return _checked(Columns({name: table.column(name) for name in keep}, names,
+                            table.num_rows, source))
+
+
+def _numpy_frame(file: Path) -> pd.DataFrame:
+    if file.suffix.lower() == ".npy":
+        array = np.load(file, allow_pickle=False)
+        if array.ndim not in (1, 2):
+            raise DataError(f"{file}: a .npy array must be 1-D or 2-D (time, columns), "
+                            f"got shape {array.shape}")
+        return pd.DataFrame(array.reshape(len(array), -1))
+    with np.load(file, allow_pickle=False) as arrays:
+        columns = {key: arrays[key] for key in arrays.files}
+    if any(v.ndim != 1 for v in columns.values()) or len({len(v) for v in columns.values()}) > 1:
+        raise DataError(f"{file}: a .npz file needs one 1-D array per column, all of one "
+                        f"length; got shapes { {k: v.shape for k, v in columns.items()} }")
+    return pd.DataFrame(columns)
+
+
+def _frame_columns(frame: pd.DataFrame, wanted: Sequence[str] | None,
+                   source: Source) -> Columns:
+    names = [str(c) for c in frame.columns]
+    arrays = {name: frame.iloc[:, i].to_numpy() for i, name in enumerate(names)
+              if wanted is None or name in wanted}
+    return _checked(Columns(arrays, names, len(frame), source))
+
+
+def require_columns(columns: Columns, names: Sequence[str], key: str) -> None:
+    """Every name in ``names`` is a column of the table; ``key`` is the config key naming it."""
+    for column in names:
+        if column not in columns.names:
             role = "target column" if key == "data.targets" else f"column ({key})"
-            raise DataError(f"{source.name}: no {role} '{column}'; the columns are {present}")
+            raise DataError(f"{columns.source.name}: no {role} '{column}'; the columns are "
+                            f"{columns.names}")
 
 
-def to_numeric(frame: pd.DataFrame, source: Source, columns: Sequence[str]) -> None:
-    """Convert ``columns`` to float64 in place; a non-number names its row and column.
+def _is_arrow(array: Any) -> bool:
+    return type(array).__module__.startswith("pyarrow")
 
-    Empty cells and pandas' missing-value markers (``NA``, ``n/a``, ``null``, ``NaN``...)
-    become NaN: missing values, handled by :func:`fill_missing`.
+
+def to_float(array: Any, source: Source, column: str) -> np.ndarray:
+    """A column as float64; a non-number names its row and column.
+
+    Empty cells and the usual missing-value markers (``NA``, ``n/a``, ``null``, ``NaN``...)
+    become NaN: missing values, handled by :mod:`seqlstm.data.series.missing`.
     """
-    for column in columns:
-        raw = frame[column]
-        values = pd.to_numeric(raw, errors="coerce")
-        bad = values.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
-        if bad.any():
-            first = int(np.flatnonzero(bad.to_numpy())[0])
-            raise DataError(f"{source.name}: {source.row(int(frame[ROW].iloc[first]))}, column "
-                            f"'{column}': {raw.iloc[first]!r} is not a number")
-        frame[column] = values.astype("float64")
+    if _is_arrow(array):
+        import pyarrow as pa
+
+        if pa.types.is_integer(array.type) or pa.types.is_floating(array.type) or \
+                pa.types.is_boolean(array.type) or pa.types.is_null(array.type):
+            return array.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        array = array.to_numpy(zero_copy_only=False)
+    if array.dtype.kind in "biuf":
+        return array.astype(np.float64)
+    raw = pd.Series(array)
+    values = pd.to_numeric(raw, errors="coerce")
+    bad = values.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
+    if bad.any():
+        first = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(f"{source.name}: {source.row(first + 1)}, column '{column}': "
+                        f"{raw.iloc[first]!r} is not a number")
+    return values.to_numpy(dtype=np.float64)
 
 
-def parse_time(frame: pd.DataFrame, source: Source, column: str, time_format: str | None) -> None:
-    """Make ``column`` numbers or datetimes (with ``time_format``, or when not numeric)."""
-    raw = frame[column]
-    if time_format is None:
-        numbers = pd.to_numeric(raw, errors="coerce")
-        if numbers.notna().all():
-            frame[column] = numbers
-            return
-    parsed = pd.to_datetime(raw.astype(str), format=time_format, errors="coerce")
-    if parsed.isna().any():
-        first = int(np.flatnonzero(parsed.isna().to_numpy())[0])
+def to_time(array: Any, source: Source, column: str, time_format: str | None) -> np.ndarray:
+    """A time column as numbers or ``datetime64[ns]`` (parsed with ``time_format``, or when
+    not numeric); a value that is not a time names its row."""
+    if _is_arrow(array):
+        import pyarrow as pa
+
+        if time_format is None and (pa.types.is_timestamp(array.type)
+                                    or pa.types.is_date(array.type)):
+            array = array.cast(pa.timestamp("ns"))
+        elif time_format is not None and not pa.types.is_string(array.type):
+            array = array.cast(pa.string())
+        array = array.to_numpy(zero_copy_only=False)
+    if array.dtype.kind == "M":
+        parsed = array.astype("datetime64[ns]")
+        missing = np.isnat(parsed)
+    elif time_format is None and array.dtype.kind in "iuf":
+        parsed, missing = array, np.isnan(array) if array.dtype.kind == "f" else None
+    else:
+        raw = pd.Series(array)
+        numbers = pd.to_numeric(raw, errors="coerce") if time_format is None else None
+        if numbers is not None and numbers.notna().all():
+            return numbers.to_numpy()
+        dates = pd.to_datetime(raw.astype(str), format=time_format, errors="coerce")
+        parsed, missing = dates.to_numpy(dtype="datetime64[ns]"), dates.isna().to_numpy()
+    if missing is not None and missing.any():
+        first = int(np.flatnonzero(missing)[0])
         expected = f"format {time_format!r}" if time_format else "a number or a date"
-        raise DataError(f"{source.name}: {source.row(int(frame[ROW].iloc[first]))}, column "
-                        f"'{column}': {raw.iloc[first]!r} is not a time ({expected})")
-    frame[column] = parsed
+        raise DataError(f"{source.name}: {source.row(first + 1)}, column '{column}': "
+                        f"{_raw(array, first)!r} is not a time ({expected})")
+    return parsed
+
+
+def _raw(array: np.ndarray, i: int) -> Any:
+    value = array[i]
+    return None if value is None or (isinstance(value, float) and np.isnan(value)) else value
+
+
+def to_codes(array: Any, source: Source, column: str) -> tuple[np.ndarray, list[str]]:
+    """Factorise a series-id column once: ``(codes (N,), names)`` with the names in order of
+    first appearance; an empty id names its row. Arrow columns are dictionary-encoded (Parquet
+    ids are read that way, never as one string per row)."""
+    if not _is_arrow(array):
+        codes, names = pd.factorize(pd.Series(array).astype(str).where(pd.notna(array)),
+                                    use_na_sentinel=True)
+        _check_ids(codes < 0, source, column)
+        return codes, [str(n) for n in names]
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not pa.types.is_dictionary(array.type):
+        array = pc.dictionary_encode(array)
+    array = pa.chunked_array(array).unify_dictionaries()
+    dictionary = array.chunk(0).dictionary if array.num_chunks else pa.array([], pa.string())
+    if array.null_count:
+        _check_ids(array.is_null().to_numpy(zero_copy_only=False), source, column)
+    codes = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in array.chunks])
+    return first_appearance(codes, [str(n) for n in dictionary.to_pylist()])
+
+
+def first_appearance(codes: np.ndarray, names: list[str]) -> tuple[np.ndarray, list[str]]:
+    """``codes`` renumbered (and ``names`` reordered) by first appearance, unused names
+    dropped: one pass over the runs of equal codes."""
+    runs = np.concatenate([[0], np.flatnonzero(codes[1:] != codes[:-1]) + 1])
+    first = np.full(len(names), len(codes))
+    np.minimum.at(first, codes[runs], runs)
+    order = np.argsort(first, kind="stable")[: int((first < len(codes)).sum())]
+    if np.array_equal(order, np.arange(len(names))):
+        return codes, names
+    renumber = np.zeros(len(names), dtype=codes.dtype)
+    renumber[order] = np.arange(len(order), dtype=codes.dtype)
+    return renumber[codes], [names[i] for i in order]
+
+
+def _check_ids(empty: np.ndarray, source: Source, column: str) -> None:
+    if empty.any():
+        first = int(np.flatnonzero(empty)[0])
+        raise DataError(f"{source.name}: {source.row(first + 1)}, column '{column}': "
+                        "the series id is empty")
 
 
 def show_time(value: object) -> str:
     """A time as written in messages: dates without a midnight clock time."""
+    if isinstance(value, np.datetime64):
+        value = pd.Timestamp(value)
     if isinstance(value, pd.Timestamp) and value == value.normalize():
         return value.date().isoformat()
+    if isinstance(value, np.generic):
+        value = value.item()
     return str(value)
-
-
-def check_sorted(times: pd.Series, rows: pd.Series, source: Source, series: str,
-                 column: str) -> None:
-    """Times of one series must strictly increase in file order."""
-    values = times.to_numpy()
-    if len(values) < 2:
-        return
-    order = values[1:] > values[:-1]
-    if order.all():
-        return
-    i = int(np.flatnonzero(~order)[0]) + 1
-    what = "repeats" if values[i] == values[i - 1] else "is earlier than"
-    advice = ("each time may appear once per series" if what == "repeats"
-              else "sort the rows by time")
-    raise DataError(f"{source.name}: series '{series}', {source.row(int(rows.iloc[i]))}: "
-                    f"{column} {show_time(times.iloc[i])} {what} the previous row's "
-                    f"{show_time(times.iloc[i - 1])}; {advice}")
-
-
-def fill_missing(frame: pd.DataFrame, source: Source, series: str, columns: Sequence[str],
-                 policy: str, time_column: str) -> pd.DataFrame:
-    """Apply the missing-value ``policy`` to ``columns`` of one series (rows in time order).
-
-    ``error`` refuses any missing value; ``ffill`` carries the last value forward; ``interpolate``
-    draws a straight line between neighbours (by position); ``drop`` removes the row. A value that
-    cannot be filled (a leading gap for ``ffill``, an edge gap for ``interpolate``) is an error.
-    """
-    columns = list(columns)
-    if policy == "drop":
-        return frame.dropna(subset=columns)
-    if policy == "ffill":
-        frame[columns] = frame[columns].ffill()
-    elif policy == "interpolate":
-        frame[columns] = frame[columns].interpolate(method="linear", limit_area="inside")
-    missing = frame[columns].isna().to_numpy()
-    if missing.any():
-        i, j = (int(k[0]) for k in np.nonzero(missing))
-        when = f"{time_column} {show_time(frame[time_column].iloc[i])}"
-        row = source.row(int(frame[ROW].iloc[i]))
-        if policy == "error":
-            advice = "set data.missing to ffill, interpolate or drop to handle it"
-        else:
-            advice = f"data.missing={policy} cannot fill a gap at the edge of a series"
-        raise DataError(f"{source.name}: series '{series}', {row}, {when}: column "
-                        f"'{columns[j]}' is missing; {advice}")
-    return frame

@@ -13,10 +13,11 @@ series, named by its first row::
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from seqlstm.spec import Layout, window_inputs
+from seqlstm.spec import Layout, SeriesScaler, window_inputs
 
 Batch = dict[str, torch.Tensor]
 
@@ -29,33 +30,58 @@ def naive_offsets(lookback: int, horizon: int, season: int) -> torch.Tensor:
 
 
 class SeriesWindows(Dataset):
-    """Windows starting at ``starts`` (rows of ``values``), each labelled with its ``series``.
+    """The windows of one split, addressed by index arithmetic: series ``k`` has ``counts[k]``
+    windows, ``stride`` rows apart from row ``first[k]`` of ``values``, and standardises with
+    scaler row ``owners[k]``. Window ``i`` is the ``(i - cum[k])``-th of the series ``k`` with
+    ``cum[k] <= i < cum[k + 1]``: no array of every window's start is kept.
 
-    Batches are built by :meth:`__getitems__` with one fancy-indexing gather, not one Python call
-    per window; use :func:`batch_collate` as the DataLoader's ``collate_fn``.
+    ``values`` ``(rows, C)`` are in original units (float64, perhaps memory-mapped); each batch
+    is standardised as it is gathered. Batches are built by :meth:`__getitems__` with one
+    fancy-indexing gather, not one Python call per window; use :func:`batch_collate` as the
+    DataLoader's ``collate_fn``.
     """
 
-    def __init__(self, values: torch.Tensor, starts: torch.Tensor, series: torch.Tensor,
-                 layout: Layout, lookback: int, horizon: int, season: int) -> None:
-        self.values, self.starts, self.series, self.layout = values, starts, series, layout
-        self.lookback, self.horizon = lookback, horizon
+    def __init__(self, values: torch.Tensor, first: np.ndarray, counts: np.ndarray,
+                 owners: np.ndarray, scaler: SeriesScaler, layout: Layout, lookback: int,
+                 horizon: int, season: int, stride: int = 1) -> None:
+        self.values, self.layout, self.scaler = values, layout, scaler
+        self.first = torch.as_tensor(first, dtype=torch.long)  # (S,)
+        self.owners = torch.as_tensor(owners, dtype=torch.long)  # (S,)
+        self.cum = torch.as_tensor(np.concatenate([[0], np.cumsum(counts)]), dtype=torch.long)
+        self.lookback, self.horizon, self.stride = lookback, horizon, stride
         self.offsets = torch.arange(lookback + horizon)
         self.naive = naive_offsets(lookback, horizon, season)
 
     def __len__(self) -> int:
-        return len(self.starts)
+        return int(self.cum[-1])
+
+    def locate(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(starts, series)`` ``(B,)`` of windows ``index``: first rows and series slots."""
+        series = torch.searchsorted(self.cum, index, right=True) - 1
+        return self.first[series] + self.stride * (index - self.cum[series]), series
+
+    @property
+    def starts(self) -> torch.Tensor:
+        """``(len,)`` every window's first row (made on demand; batches never need it)."""
+        return self.locate(torch.arange(len(self)))[0]
+
+    @property
+    def series(self) -> torch.Tensor:
+        """``(len,)`` every window's scaler row (made on demand)."""
+        return self.owners[self.locate(torch.arange(len(self)))[1]]
 
     def __getitems__(self, indices: list[int]) -> Batch:
-        index = torch.as_tensor(indices, dtype=torch.long)
-        rows = self.starts[index, None] + self.offsets  # (B, L+H)
-        window = self.values[rows]  # (B, L+H, C)
+        starts, slots = self.locate(torch.as_tensor(indices, dtype=torch.long))
+        series = self.owners[slots]  # (B,)
+        rows = starts[:, None] + self.offsets  # (B, L+H)
+        window = self.scaler.scale(self.values[rows], series).float()  # (B, L+H, C)
         lookback, observed = self.lookback, self.layout.observed
         return {
             "inputs": window_inputs(window, lookback, observed),
             "targets": window[:, lookback:, : self.layout.targets],  # (B, H, n_targets)
             "future": window[:, lookback:, observed:],  # (B, H, F_future)
             "naive": window[:, self.naive, : self.layout.targets],  # (B, H, n_targets)
-            "series": self.series[index],  # (B,)
+            "series": series,  # (B,)
         }
 
     def __getitem__(self, index: int) -> Batch:

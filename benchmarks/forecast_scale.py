@@ -1,0 +1,136 @@
+"""Forecasting at scale: from a Parquet table of many series to the first training steps,
+seqlstm next to neuralforecast on the same table, in the same run.
+
+Tables: ``S`` seeded series x ``--length`` steps (a long table ``unique_id, ds, y``; sine of a
+per-series period and phase plus noise, ids as text), for each ``S`` in ``--sizes``. Per system
+and size one fresh process reads the file, builds its dataset ("prep s": seqlstm's
+``TimeSeriesDataModule.setup``, neuralforecast's ``TimeSeriesDataset.from_df`` after
+``pd.read_parquet``) and trains ``--steps`` steps of a small LSTM. "first step s" is the wall time
+from before reading the file to the start of the first training batch; peak RSS is the process's
+``VmHWM`` (imports included; "import RSS" is the part before reading).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import harness, report
+
+NAME = "forecast-scale"
+SYSTEMS = {"seqlstm": ("fc_scale_seqlstm.py", None),
+           "neuralforecast": ("fc_scale_neuralforecast.py", "neuralforecast")}
+
+
+def write_table(path: Path, n_series: int, length: int, seed: int) -> None:
+    """A long Parquet table of ``n_series`` x ``length`` rows, built column-wise."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(seed)
+    period = rng.integers(6, 48, n_series)[:, None]
+    phase = rng.uniform(0, 2 * np.pi, n_series)[:, None]
+    level = rng.uniform(5, 50, n_series)[:, None]
+    steps = np.arange(length)[None, :]
+    y = level + np.sin(2 * np.pi * steps / period + phase) * level / 5
+    y += rng.standard_normal((n_series, length)) * level / 20
+    names = pa.array([f"s{i:07d}" for i in range(n_series)])
+    ids = pa.DictionaryArray.from_arrays(np.repeat(np.arange(n_series, dtype=np.int32), length),
+                                         names).cast(pa.string())
+    table = pa.table({"unique_id": ids, "ds": np.tile(np.arange(length, dtype=np.int64),
+                                                      n_series), "y": y.reshape(-1)})
+    pq.write_table(table, path)
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m benchmarks forecast-scale", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
+    p.add_argument("--length", type=int, default=500)
+    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--threads", type=int, default=harness.default_threads())
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=list(SYSTEMS))
+    p.add_argument("--work", type=Path, default=None, help="folder for the tables (a temp dir)")
+    p.add_argument("--no-write", action="store_true", help="print the section only")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str]) -> str:
+    args = parse(argv)
+    load, started = os.getloadavg(), report.now()
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench-fc-scale-"))
+    work.mkdir(parents=True, exist_ok=True)
+    results: dict[int, dict[str, list[dict]]] = {}
+    for size in args.sizes:
+        table = work / f"series-{size}x{args.length}.parquet"
+        if not table.exists():
+            print(f"writing {table}", file=sys.stderr, flush=True)
+            write_table(table, size, args.length, args.seed)
+
+        def job(system: str, table: Path = table):
+            script, peer = SYSTEMS[system]
+            return lambda: harness.run(script, ["--table", str(table), "--steps",
+                                                str(args.steps), "--seed", str(args.seed)],
+                                       args.threads, peer)
+
+        results[size] = harness.repeat(args.repeats, {s: job(s) for s in args.systems})
+    section = render(args, results, load, started)
+    if not args.no_write:
+        report.write_section(NAME, section)
+    print(section)
+    return section
+
+
+def render(args: argparse.Namespace, results: dict[int, dict[str, list[dict]]],
+           load: tuple[float, float, float], started) -> str:
+    keys = ("prep_s", "prep_cpu_s", "first_step_s", "steps_s", "peak_rss_mb", "import_rss_mb")
+    rows, per_mrow, per_mrow_cpu = [], {}, {}
+    for size, by_system in results.items():
+        mrows = size * args.length / 1e6
+        med = {s: {k: harness.median_of(r, k) for k in keys} for s, r in by_system.items()}
+        peer = med.get("neuralforecast", {})
+        for system, m in med.items():
+            per_mrow[system, size] = m["prep_s"] / mrows
+            per_mrow_cpu[system, size] = m["prep_cpu_s"] / mrows
+            rows.append([f"{size:,} x {args.length}", system, m["prep_s"], m["prep_s"] / mrows,
+                         m["prep_cpu_s"] / mrows,
+                         m["first_step_s"], m["steps_s"], m["peak_rss_mb"], m["import_rss_mb"],
+                         report.ratio(m["first_step_s"], peer.get("first_step_s")),
+                         report.ratio(m["peak_rss_mb"], peer.get("peak_rss_mb"))])
+    table = report.markdown_table(
+        ["series x steps", "system", "prep s", "prep s per M rows", "prep CPU s per M rows",
+         "first step s",
+         f"{args.steps} steps s", "peak RSS MiB", "import RSS MiB",
+         "first step / neuralforecast", "peak RSS / neuralforecast"], rows)
+    sizes = sorted(results)
+    base = sizes[-2] if len(sizes) > 1 else sizes[0]  # 10k x 500 = 5 M rows by default
+    slopes = [f"{system}: wall {per_mrow[system, sizes[-1]] / per_mrow[system, base]:.2f}, "
+              f"CPU {per_mrow_cpu[system, sizes[-1]] / per_mrow_cpu[system, base]:.2f}"
+              for system in args.systems if (system, base) in per_mrow]
+    versions = sorted({f"neuralforecast {r[0]['neuralforecast']}" for by in results.values()
+                       for s, r in by.items() if "neuralforecast" in r[0]})
+    lines = [
+        "## Forecasting at scale: file to first training step", "",
+        f"Long Parquet tables of S series x {args.length} steps (`unique_id, ds, y`, seed "
+        f"{args.seed}); one fresh process per system and size reads the file, builds its "
+        f"dataset (prep) and trains {args.steps} steps of an LSTM (hidden 32, lookback 24, "
+        "horizon 12, 256 windows a batch). First step s runs from before reading the file to "
+        "the start of the first training batch. Peak RSS is the process's maximum resident set "
+        f"(imports included). Medians of {args.repeats} run(s) per cell.", "", table, "",
+        f"Linearity (prep s per M rows at {sizes[-1]:,} series / at {base:,} series; "
+        "target <= 1.5): "
+        f"{', '.join(slopes)}.",
+        f"Machine: {report.machine(args.threads, load, started)}. "
+        f"Versions: {', '.join(versions) or '-'}.", "",
+        f"Command: `{report.command_line()}`"]
+    if report.loaded(load):
+        lines += ["", "Measured while other processes shared the CPU (see the load average): "
+                  "absolute numbers are noisy; the same-run ratios hold better."]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,179 @@
+"""What a forecaster's raw outputs per horizon step mean, by loss: a point forecast, the loss,
+and (for probabilistic losses) a distribution to sample and take quantiles from.
+
+Raw outputs ``(B, H, width)`` hold ``k`` blocks of ``n`` (one value per target each), the first
+block the location (what ``relative`` shifts and what autoregressive decoding feeds back):
+
+=====================  ======  ============================================================
+loss                   blocks  meaning (``s``: softplus)
+=====================  ======  ============================================================
+``mse``, ``mae``       1       the forecast (standardised units)
+``gaussian_nll``       2       mean, variance ``s(x) + 1e-6`` (standardised)
+``student_t``          3       location, scale ``s(x) + 1e-3``, degrees of freedom ``2+s(x)``
+``poisson``            1       rate ``s(x) * (1 + |mean|)`` in original units
+``negative_binomial``  2       mean as for Poisson, dispersion ``s(x) + 1e-4``
+``quantile``           Q       the lowest quantile, then ``s(x)`` increments (never cross)
+=====================  ======  ============================================================
+
+Count likelihoods work in original units (counts), scaled by each series' training mean as in
+DeepAR; the others in the per-series standardised units the data module gives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import distributions as D
+from torch import nn
+
+from seqlstm.errors import ConfigError
+
+LOSSES = ("mse", "mae", "gaussian_nll", "student_t", "negative_binomial", "poisson", "quantile")
+COUNT_LOSSES = ("negative_binomial", "poisson")
+BLOCKS = {"mse": 1, "mae": 1, "gaussian_nll": 2, "student_t": 3, "negative_binomial": 2,
+          "poisson": 1}
+MIN_VARIANCE = 1e-6
+
+
+def check_quantiles(quantiles: Sequence[float] | None) -> tuple[float, ...]:
+    """The quantile levels, checked: distinct numbers in (0, 1), sorted."""
+    levels = tuple(quantiles or ())
+    good = all(isinstance(q, (int, float)) and not isinstance(q, bool) and 0 < q < 1
+               for q in levels)
+    if not good or list(levels) != sorted(set(levels)):
+        raise ConfigError("model.task_options.real.quantiles", "a sorted list of distinct "
+                          "numbers in (0, 1), e.g. [0.1, 0.5, 0.9]", list(levels))
+    return tuple(float(q) for q in levels)
+
+
+def softplus(x: torch.Tensor) -> torch.Tensor:
+    return nn.functional.softplus(x)
+
+
+class OutputDistribution:
+    """The meaning of a forecaster's raw outputs under ``loss`` for ``targets`` targets; the
+    ``quantile`` loss reads ``quantiles`` levels."""
+
+    def __init__(self, loss: str, targets: int, quantiles: Sequence[float] = ()) -> None:
+        if loss not in LOSSES:
+            raise ConfigError("model.task_options.real.loss", f"one of {list(LOSSES)}", loss)
+        self.loss_name, self.targets = loss, targets
+        self.levels = check_quantiles(quantiles)
+        if loss == "quantile" and not self.levels:
+            raise ConfigError("model.task_options.real.quantiles", "a list of quantile levels "
+                              "with loss=quantile, e.g. [0.1, 0.5, 0.9]", list(quantiles))
+        self.blocks = len(self.levels) if loss == "quantile" else BLOCKS[loss]
+
+    @property
+    def width(self) -> int:
+        """Raw outputs per horizon step."""
+        return self.blocks * self.targets
+
+    @property
+    def probabilistic(self) -> bool:
+        return self.loss_name not in ("mse", "mae")
+
+    @property
+    def counts(self) -> bool:
+        return self.loss_name in COUNT_LOSSES
+
+    def split(self, outputs: torch.Tensor) -> list[torch.Tensor]:
+        """The ``blocks`` raw blocks ``(B, H, n)``."""
+        return list(outputs.split(self.targets, dim=-1))
+
+    def quantile_values(self, outputs: torch.Tensor) -> torch.Tensor:
+        """``(Q, B, H, n)`` non-crossing quantiles (standardised) of the ``quantile`` head."""
+        first, *rest = self.split(outputs)
+        return torch.cumsum(torch.stack([first, *(softplus(r) for r in rest)]), dim=0)
+
+    def distribution(self, outputs: torch.Tensor, mean: torch.Tensor,
+                     std: torch.Tensor) -> D.Distribution:
+        """The forecast distribution in original units; ``mean``/``std`` ``(B, 1, n)`` are the
+        series' scalers (values = standardised * std + mean)."""
+        blocks = self.split(outputs)
+        if self.loss_name == "gaussian_nll":
+            scale = (softplus(blocks[1]) + MIN_VARIANCE).sqrt()
+            return D.Normal(blocks[0] * std + mean, scale * std)
+        if self.loss_name == "student_t":
+            return D.StudentT(2 + softplus(blocks[2]), blocks[0] * std + mean,
+                              (softplus(blocks[1]) + 1e-3) * std)
+        rate = softplus(blocks[0]) * (1 + mean.abs())
+        if self.loss_name == "poisson":
+            return D.Poisson(rate)
+        total = 1 / (softplus(blocks[1]) + 1e-4)  # r = 1 / dispersion
+        return D.NegativeBinomial(total, probs=rate / (rate + total))
+
+    def point(self, outputs: torch.Tensor, mean: torch.Tensor, std: torch.Tensor
+              ) -> torch.Tensor:
+        """``(B, H, n)`` the point forecast in standardised units: the mean (the median for
+        the quantile head: its level nearest 0.5)."""
+        if self.loss_name in ("mse", "mae"):
+            return outputs
+        if self.loss_name == "quantile":
+            middle = min(range(len(self.levels)), key=lambda k: abs(self.levels[k] - 0.5))
+            return self.quantile_values(outputs)[middle]
+        if self.counts:
+            return (self.distribution(outputs, mean, std).mean - mean) / std
+        return self.split(outputs)[0]
+
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor, mean: torch.Tensor,
+             std: torch.Tensor) -> torch.Tensor:
+        """The training loss of standardised ``targets`` ``(B, H, n)``."""
+        name, blocks = self.loss_name, self.split(outputs)
+        if name == "mse":
+            return nn.functional.mse_loss(outputs, targets)
+        if name == "mae":
+            return nn.functional.l1_loss(outputs, targets)
+        if name == "gaussian_nll":
+            return nn.functional.gaussian_nll_loss(blocks[0], targets,
+                                                   softplus(blocks[1]) + MIN_VARIANCE)
+        if name == "quantile":
+            return pinball_loss(self.quantile_values(outputs), targets, self.levels)
+        if name == "student_t":  # in standardised units: the same gradients as in original
+            return -D.StudentT(2 + softplus(blocks[2]), blocks[0],
+                               softplus(blocks[1]) + 1e-3).log_prob(targets).mean()
+        counts = (targets * std + mean).round().clamp_min(0)
+        return -self.distribution(outputs, mean, std).log_prob(counts).mean()
+
+    def sample(self, outputs: torch.Tensor, mean: torch.Tensor, std: torch.Tensor,
+               num: int) -> torch.Tensor:
+        """``(num, B, H, n)`` draws in original units (a distribution head's)."""
+        if self.loss_name == "quantile" or not self.probabilistic:
+            raise ConfigError("model.task_options.real.loss", "a distribution loss "
+                              "(gaussian_nll, student_t, poisson, negative_binomial) to draw "
+                              "sample paths", self.loss_name)
+        return self.distribution(outputs, mean, std).sample((num,)).to(outputs.dtype)
+
+    def quantiles(self, outputs: torch.Tensor, levels: Sequence[float], mean: torch.Tensor,
+                  std: torch.Tensor, num_samples: int) -> torch.Tensor:
+        """``(Q, B, H, n)`` the forecast's quantiles at ``levels``, in original units: exact
+        for the Gaussian and the quantile head (its own levels), else from ``num_samples``
+        draws."""
+        if self.loss_name == "quantile":
+            values = self.quantile_values(outputs) * std + mean
+            return torch.stack([values[self.levels.index(q)] for q in levels])
+        if self.loss_name == "gaussian_nll":
+            normal = self.distribution(outputs, mean, std)
+            return torch.stack([normal.icdf(torch.full_like(normal.loc, q)) for q in levels])
+        return sample_quantiles(self.sample(outputs, mean, std, num_samples), levels,
+                                self.counts)
+
+
+def sample_quantiles(samples: torch.Tensor, levels: Sequence[float],
+                     discrete: bool = False) -> torch.Tensor:
+    """``(Q, ...)`` quantiles over the first dimension of ``samples`` ``(S, ...)``; of
+    ``discrete`` draws (counts), draws themselves (no interpolation between two counts)."""
+    return torch.quantile(samples, torch.tensor(levels, dtype=samples.dtype,
+                                                device=samples.device), dim=0,
+                          interpolation="nearest" if discrete else "linear")
+
+
+def pinball_loss(quantiles: torch.Tensor, targets: torch.Tensor,
+                 levels: Sequence[float]) -> torch.Tensor:
+    """Mean pinball (quantile) loss of ``quantiles`` ``(Q, ...)`` at ``levels`` for
+    ``targets`` ``(...)``."""
+    tau = torch.tensor(levels, dtype=quantiles.dtype, device=quantiles.device)
+    tau = tau.view(-1, *([1] * targets.dim()))
+    error = targets.unsqueeze(0) - quantiles  # (Q, ...)
+    return torch.maximum(tau * error, (tau - 1) * error).mean()
