@@ -78,9 +78,9 @@ def test_series_training_killed_mid_epoch_resumes_to_the_same_weights(compose_tr
 
     killed = tmp_path / "killed"
     killed.mkdir()
-    result = run_cli("train", *series_run(table, "+callbacks.fault._target_=tests.faults.SignalAt",
-                                          "+callbacks.fault.step=14",
-                                          f"+callbacks.fault.signum={int(signal.SIGKILL)}"),
+    fault = ["+callbacks.fault._target_=tests.helpers.faults.SignalAt", "+callbacks.fault.step=14",
+             f"+callbacks.fault.signum={int(signal.SIGKILL)}"]
+    result = run_cli("train", *series_run(table, *fault),
                      f"hydra.run.dir={killed}", cwd=tmp_path, check=False)
     assert result.returncode == -signal.SIGKILL
     checkpoint = read_checkpoint(killed / "checkpoints" / "last.ckpt")
