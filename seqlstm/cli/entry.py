@@ -13,6 +13,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from seqlstm import runtime
 from seqlstm.configs import config_dir
 from seqlstm.distributed.launch import rank_overrides
 from seqlstm.errors import SeqlstmError
@@ -39,6 +40,7 @@ def hydra_entry(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Cal
         @functools.wraps(fn)
         def task(cfg: DictConfig) -> Any:
             try:
+                runtime.apply(cfg.get("runtime"))  # allocator and threads, in every rank
                 return fn(cfg)
             except SeqlstmError as err:
                 if HydraConfig.get().mode == RunMode.MULTIRUN:

@@ -18,6 +18,8 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from seqlstm import runtime
+
 STAGES = ("train", "val", "test")
 #: library loggers that chat on every run; quiet mode raises them to warnings
 CHATTY_LOGGERS = ("lightning.pytorch", "lightning.fabric", "seqlstm")
@@ -106,6 +108,7 @@ def show_banner(cfg: DictConfig, model: L.LightningModule, trainer: L.Trainer) -
     facts.add_column(overflow="fold")
     facts.add_row(Text("output", style="bold"), str(cfg.paths.output_dir))
     facts.add_row(Text("device", style="bold"), device)
+    facts.add_row(Text("runtime", style="bold"), runtime.describe())
     facts.add_row(Text("model", style="bold"),
                   f"{type(model).__name__}: {params:,} parameters ({trainable:,} trainable)")
     console().print(Panel(Group(config_tree(run_config(cfg)), Text(), facts),
