@@ -22,6 +22,12 @@ BENCHMARKS = {
     "generation": ("benchmarks.generation_speed",
                    "generation chars/s: carried state vs re-reading a window per character "
                    "(torch, and the Keras example with --keras)"),
+    "progress-load": ("benchmarks.progress_load",
+                      "seqlstm-train in a pseudo-terminal with the progress bar live, alone and "
+                      "under a competing busy process (OpenMP wait policy, bar refresh)"),
+    "gpu": ("benchmarks.gpu",
+            "every check that needs a GPU (fused vs per-layer, precisions, packed on CUDA, "
+            "latency, vs the hand-written loop); --dry-run runs it tiny on CPU"),
     "learning": ("benchmarks.learning",
                  "learning results against published tables (adding, temporal order, copy, "
                  "tiny shakespeare, JapaneseVowels, MASE)"),

@@ -110,10 +110,14 @@ def allocator_in_use() -> str:
 
 def prepare_process(environ: MutableMapping[str, str] = os.environ) -> None:
     """Before torch is imported: OpenMP threads sleep when they run out of work
-    (``OMP_WAIT_POLICY=PASSIVE``) instead of spinning, unless the environment names a policy.
+    (``OMP_WAIT_POLICY=PASSIVE``) instead of spinning, unless the environment names a policy;
+    an empty ``OMP_WAIT_POLICY=`` is removed, leaving OpenMP's own default (spin, then sleep).
     Too late once torch is loaded (the OpenMP runtime read the variable then): logged."""
-    if "torch" in sys.modules and WAIT_POLICY not in environ:
+    if "torch" in sys.modules:
         log.debug("torch is already imported: OMP_WAIT_POLICY stays as the OpenMP runtime read it")
+    if environ.get(WAIT_POLICY) == "":
+        del environ[WAIT_POLICY]
+        return
     environ.setdefault(WAIT_POLICY, "PASSIVE")
 
 
@@ -145,5 +149,5 @@ def describe() -> str:
     threads = ""
     if "torch" in sys.modules:
         threads = f", {sys.modules['torch'].get_num_threads()} torch thread(s)"
-    policy = os.environ.get(WAIT_POLICY, "unset (OpenMP spins)")
+    policy = os.environ.get(WAIT_POLICY, "unset (OpenMP's default: spin, then sleep)")
     return f"allocator {_in_use}; OMP_WAIT_POLICY {policy}{threads}"

@@ -64,6 +64,9 @@ def test_wait_policy_defaults_to_passive_and_keeps_the_users_choice():
     env = {"OMP_WAIT_POLICY": "ACTIVE"}
     runtime.prepare_process(env)
     assert env == {"OMP_WAIT_POLICY": "ACTIVE"}
+    env = {"OMP_WAIT_POLICY": ""}  # empty: OpenMP's own default
+    runtime.prepare_process(env)
+    assert env == {}
 
 
 def test_console_scripts_set_the_wait_policy_before_torch_loads():

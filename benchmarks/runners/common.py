@@ -101,7 +101,17 @@ def parser(description: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="cpu or cuda (torch runners only)")
     return p
+
+
+def synchronize(device: Any) -> None:
+    """Wait for ``device``'s queued kernels (a no-op on the CPU), so that a clock tick after it
+    times the work and not only its launch."""
+    import torch
+
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def lm_parser(description: str) -> argparse.ArgumentParser:

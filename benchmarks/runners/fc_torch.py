@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 import torch
-from common import emit, parser, set_torch_threads
+from common import emit, parser, set_torch_threads, synchronize
 from fc_data import ForecastData
 from fc_model import DirectLSTM, add_model_args, latency_ms, predict_all, single_forecast
 
@@ -19,24 +19,26 @@ def main() -> None:
     torch.manual_seed(args.seed)
     data = ForecastData.load(args.data)
 
+    device = torch.device(args.device)
     start = time.perf_counter()
-    values = torch.from_numpy(data.values)
-    starts = torch.from_numpy(data.train_starts())
-    span = torch.arange(data.lookback + data.horizon)
+    values = torch.from_numpy(data.values).to(device)
+    starts = torch.from_numpy(data.train_starts()).to(device)
+    span = torch.arange(data.lookback + data.horizon, device=device)
     prep_s = time.perf_counter() - start
 
-    model = DirectLSTM(args.hidden, args.layers, args.dropout, data.horizon)
+    model = DirectLSTM(args.hidden, args.layers, args.dropout, data.horizon).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     start = time.perf_counter()
     model.train()
     for _ in range(args.epochs):
-        for batch in starts[torch.randperm(len(starts))].split(args.batch):
+        for batch in starts[torch.randperm(len(starts), device=device)].split(args.batch):
             block = values[batch[:, None] + span]  # (B, lookback + horizon)
             loss = torch.nn.functional.l1_loss(model(block[:, : data.lookback]),
                                                block[:, data.lookback :])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+    synchronize(device)
     fit_s = time.perf_counter() - start
 
     start = time.perf_counter()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from common import StepClock, emit, lm_parser, set_torch_threads
+from common import StepClock, emit, lm_parser, set_torch_threads, synchronize
 from seqlstm_run import compose_run
 
 from seqlstm.cli.run import build_datamodule, build_loggers, build_trainer, data_record
@@ -21,7 +21,8 @@ class ClockCallback(L.Callback):
     def __init__(self, clock: StepClock) -> None:
         self.clock = clock
 
-    def on_train_batch_end(self, *args, **kwargs) -> None:
+    def on_train_batch_end(self, trainer: L.Trainer, *args, **kwargs) -> None:
+        synchronize(trainer.strategy.root_device)
         self.clock.tick()
 
 
@@ -39,7 +40,7 @@ def main() -> None:
         f"model.embedding_dim={args.embedding}", "callbacks=none",
         "trainer.enable_progress_bar=false", f"+trainer.max_steps={args.warmup + args.steps}",
         "+trainer.limit_val_batches=0", "+trainer.enable_model_summary=false",
-        f"seed={args.seed}",
+        f"seed={args.seed}", *(["trainer=gpu"] if args.device.startswith("cuda") else []),
     ]
     cfg = compose_run(overrides, out)
     datamodule = build_datamodule(cfg.data)

@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 import torch
-from common import StepClock, emit, lm_parser, set_torch_threads
+from common import StepClock, emit, lm_parser, set_torch_threads, synchronize
 from torch import nn
 
 
@@ -28,7 +28,8 @@ class CharLSTM(nn.Module):
 def train(args) -> dict:
     ids = np.load(args.data)
     vocab = int(ids.max()) + 1 if args.vocab is None else args.vocab
-    model = CharLSTM(vocab, args.embedding, args.hidden, args.layers)
+    device = torch.device(args.device)
+    model = CharLSTM(vocab, args.embedding, args.hidden, args.layers).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
     rng = np.random.default_rng(args.seed)
     offsets = np.arange(args.seq_len + 1)
@@ -36,12 +37,14 @@ def train(args) -> dict:
     for _ in range(args.warmup + args.steps):
         starts = rng.integers(0, len(ids) - args.seq_len - 1, args.batch)
         window = torch.from_numpy(ids[starts[:, None] + offsets].astype(np.int64))  # (B, T+1)
+        window = window.to(device, non_blocking=True)
         logits = model(window[:, :-1])
         loss = nn.functional.cross_entropy(logits.flatten(0, 1), window[:, 1:].flatten())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
+        synchronize(device)
         clock.tick()
     return {**clock.rates(args.batch * args.seq_len, "tokens"), "final_loss": float(loss),
             "torch": torch.__version__}
