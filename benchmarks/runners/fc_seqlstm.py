@@ -13,7 +13,7 @@ import lightning as L
 import numpy as np
 import pandas as pd
 import torch
-from common import emit, parser, set_torch_threads, synchronize
+from common import emit, parser, set_torch_threads, synchronize, usage, usage_between
 from fc_data import ForecastData
 from fc_model import add_model_args, latency_ms
 from seqlstm_run import compose_run
@@ -58,10 +58,11 @@ def main() -> None:
 
     model = build_task(plain(cfg.model), datamodule.spec, data_record(datamodule))
     trainer = build_trainer(cfg, [], build_loggers(cfg.get("logger")))
-    start = time.perf_counter()
+    start, fit_usage = time.perf_counter(), usage()
     trainer.fit(model, datamodule=datamodule)
     synchronize(args.device)
     fit_s = time.perf_counter() - start
+    fit_usage = usage_between(fit_usage, usage())
 
     # the library's Trainer-free path: scales, forecasts, unscales
     predictor = Predictor(model, args.device)
@@ -76,7 +77,7 @@ def main() -> None:
     predict_s = time.perf_counter() - start
     np.save(args.out, predictions)
     history = data.series(0)[: data.train_end[0]]
-    emit({"prep_s": prep_s, "fit_s": fit_s,
+    emit({"prep_s": prep_s, "fit_s": fit_s, **fit_usage,
           "train_windows": len(datamodule.train_dataloader().dataset), "predict_s": predict_s,
           "latency_ms": latency_ms(lambda: predictor.forecast(history[-data.lookback :, None],
                                                               series=0)),

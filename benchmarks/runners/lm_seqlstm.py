@@ -12,6 +12,7 @@ import torch
 from common import StepClock, emit, lm_parser, set_torch_threads, synchronize
 from seqlstm_run import compose_run
 
+from seqlstm import runtime
 from seqlstm.cli.run import build_datamodule, build_loggers, build_trainer, data_record
 from seqlstm.configs import plain
 from seqlstm.tasks import build_task
@@ -52,7 +53,8 @@ def main() -> None:
     emit({**clock.rates(args.batch * args.seq_len, "tokens"),
           "vocab": datamodule.spec.input_size,
           "final_loss": float(trainer.callback_metrics["train/loss_step"]),
-          "torch": torch.__version__, "lightning": L.__version__})
+          "torch": torch.__version__, "lightning": L.__version__,
+          "allocator": runtime.allocator_in_use()})
 
 
 if __name__ == "__main__":

@@ -3,11 +3,17 @@ a large fp32 matmul (the hardware ceiling), in one process with the same threads
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import torch
-from common import StepClock, emit, lm_parser, set_torch_threads, synchronize
+from common import (
+    StepClock,
+    apply_runtime,
+    emit,
+    lm_parser,
+    matmul_flops,
+    set_torch_threads,
+    synchronize,
+)
 from torch import nn
 
 
@@ -50,18 +56,6 @@ def train(args) -> dict:
             "torch": torch.__version__}
 
 
-def matmul_flops(n: int, repeats: int = 10) -> float:
-    """FLOP/s of an ``n x n`` fp32 matmul (best of ``repeats``)."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    torch.mm(a, b)
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        torch.mm(a, b)
-        best = min(best, time.perf_counter() - start)
-    return 2 * n**3 / best
-
-
 if __name__ == "__main__":
     p = lm_parser(__doc__)
     p.add_argument("--data", required=True, help=".npy of token ids")
@@ -69,8 +63,9 @@ if __name__ == "__main__":
     p.add_argument("--matmul", type=int, default=0, help="also time an N x N matmul")
     args = p.parse_args()
     set_torch_threads(args.threads)
+    allocator = apply_runtime()
     torch.manual_seed(args.seed)
-    result = train(args)
+    result = {**train(args), "allocator": allocator or "glibc defaults"}
     if args.matmul:
         result["matmul_flops"] = matmul_flops(args.matmul)
     emit(result)
