@@ -47,13 +47,31 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 
 class StepTimes(L.Callback):
-    """Wall time from one training step's end to the next."""
+    """Wall time from one training step's end to the next, and the part of it spent between
+    a step's end and the next step's start (data loading, moving the batch, the loop's hooks)."""
 
     def __init__(self) -> None:
         self.ends: list[float] = []
+        self.gaps: list[float] = []
+
+    def on_train_batch_start(self, *args, **kwargs) -> None:
+        if self.ends:
+            self.gaps.append(time.perf_counter() - self.ends[-1])
 
     def on_train_batch_end(self, *args, **kwargs) -> None:
         self.ends.append(time.perf_counter())
+
+
+def timed(fn, into: list[float]):
+    """``fn``, appending the wall time of every call to ``into``."""
+
+    def call(*args, **kwargs):
+        start = time.perf_counter()
+        result = fn(*args, **kwargs)
+        into.append(time.perf_counter() - start)
+        return result
+
+    return call
 
 
 def build(series: int, steps: int, out: Path):
@@ -99,16 +117,22 @@ def bare_steps(datamodule, model, steps: int) -> list[float]:
     return ends
 
 
-def trainer_steps(cfg, datamodule, model, profile: cProfile.Profile | None) -> list[float]:
+def trainer_steps(cfg, datamodule, model, profile: cProfile.Profile | None,
+                  parts: dict[str, list[float]]) -> list[float]:
+    """Step end times of ``trainer.fit``; ``parts`` gets the time of the task's per-step
+    bookkeeping (``record``: metric updates and the logged loss) and of the work between steps
+    (data loading included, which the bare loop does too)."""
     from seqlstm.cli.run import build_loggers, build_trainer
 
     clock = StepTimes()
+    model.record = timed(model.record, parts.setdefault("record", []))
     trainer = build_trainer(cfg, [clock], build_loggers(cfg.get("logger")))
     if profile:
         profile.enable()
     trainer.fit(model, datamodule=datamodule)
     if profile:
         profile.disable()
+    parts.setdefault("between", []).extend(clock.gaps)
     return clock.ends
 
 
@@ -124,17 +148,24 @@ def main(argv: list[str]) -> str:
     total = args.warmup + args.steps + 1
     times: dict[str, list[float]] = {"bare": [], "trainer": []}
     profile = cProfile.Profile() if args.profile else None
+    parts: dict[str, list[float]] = {}
     for round_ in range(args.rounds):
         print(f"[{round_ + 1}/{args.rounds}]", file=sys.stderr, flush=True)
         cfg, datamodule, model = build(50, total, out / f"bare{round_}")
         times["bare"].append(step_ms(bare_steps(datamodule, model, total), args.warmup))
         cfg, datamodule, model = build(50, total, out / f"trainer{round_}")
         times["trainer"].append(step_ms(trainer_steps(cfg, datamodule, model,
-                                                      profile if round_ == 0 else None),
+                                                      profile if round_ == 0 else None,
+                                                      parts),
                                         args.warmup))
     bare, full = statistics.median(times["bare"]), statistics.median(times["trainer"])
+    record, between = (1000 * statistics.median(parts[k][args.warmup:])
+                       for k in ("record", "between"))
     rows = [["bare loop (same task, same DataLoader)", bare, "-"],
-            ["Lightning Trainer as seqlstm-train builds it", full, full - bare]]
+            ["Lightning Trainer as seqlstm-train builds it", full, full - bare],
+            ["  of which: the task's record() (metric updates, self.log of the loss)", record,
+             record],
+            ["  of which: step end to next step start (data, batch move, hooks)", between, "-"]]
     table = report.markdown_table(["system", "ms per step (median)", "overhead ms"], rows)
     lines = ["## Per-step overhead over the bare model (forecasting step)", "",
              "LSTM 2 x 64, lookback 48, horizon 12, batch 256, L1 loss, Adam; each step timed "
@@ -142,7 +173,9 @@ def main(argv: list[str]) -> str:
              f"{args.rounds} interleaved rounds of {args.steps} steps after {args.warmup} warm-up "
              "steps, per-round values: bare "
              + ", ".join(f"{v:.2f}" for v in times["bare"]) + " ms; Trainer "
-             + ", ".join(f"{v:.2f}" for v in times["trainer"]) + " ms.", "", table,
+             + ", ".join(f"{v:.2f}" for v in times["trainer"]) + " ms. The difference of two "
+             "medians moves with the machine's load; the two parts below it are timed inside "
+             "the Trainer's steps (medians over all rounds) and hold better.", "", table,
              f"Machine: {report.machine(args.threads, load, started)}.", "",
              f"Command: `{report.command_line()}`"]
     if report.loaded(load):
