@@ -95,9 +95,13 @@ def run_in_pty(command: list[str], env: dict[str, str], cwd: Path,
             break
     proc.wait()
     os.close(leader)
-    # the bar wraps its metrics over lines: one space for any run of whitespace
-    text = " ".join(ANSI.sub("", b"".join(chunks).decode("utf-8", errors="replace")).split())
-    return text, time.perf_counter() - start, cut
+    return screen_text(b"".join(chunks)), time.perf_counter() - start, cut
+
+
+def screen_text(raw: bytes) -> str:
+    """What a terminal was sent, without ANSI control sequences, every run of whitespace one
+    space (the bar wraps its metrics over lines)."""
+    return " ".join(ANSI.sub("", raw.decode("utf-8", errors="replace")).split())
 
 
 def last_rate(text: str) -> float | None:
