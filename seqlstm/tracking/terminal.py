@@ -78,7 +78,7 @@ def config_tree(config: Mapping[str, Any]) -> Tree:
     top = {}
     # the groups chosen on the command line first, then the run's own keys
     for key, value in sorted(config.items(), key=lambda item: item[0] not in choices):
-        if key == "paths":
+        if key in ("paths", "runtime"):  # the banner's facts show the runtime in use
             continue
         label = Text(key, style="bold cyan")
         if choices.get(key):
