@@ -63,6 +63,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--matmul", type=int, default=2048)
     p.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=list(SYSTEMS))
     p.add_argument("--no-write", action="store_true", help="print the section only")
+    p.add_argument("--section", default=NAME, help="the docs/benchmarks.md section written")
     return p.parse_args(argv)
 
 
@@ -91,7 +92,7 @@ def main(argv: list[str]) -> str:
     results = harness.repeat(args.repeats, {s: job(s) for s in args.systems})
     section = render(args, results, vocab_size=len(vocab), load=load, load_end=os.getloadavg())
     if not args.no_write:
-        report.write_section(NAME, section)
+        report.write_section(args.section, section)
     print(section)
     return section
 

@@ -107,6 +107,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=list(SYSTEMS))
     p.add_argument("--no-write", action="store_true", help="print the section only")
+    p.add_argument("--section", default=NAME, help="the docs/benchmarks.md section written")
     return p.parse_args(argv)
 
 
@@ -146,7 +147,7 @@ def main(argv: list[str]) -> str:
     section = render(args, results, scaled.mae(naive), scaled.mase(naive), scaled, load,
                      os.getloadavg())
     if not args.no_write:
-        report.write_section(NAME, section)
+        report.write_section(args.section, section)
     print(section)
     return section
 
