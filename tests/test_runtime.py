@@ -51,7 +51,7 @@ def test_elsewhere_than_linux_tuning_is_a_logged_no_op(monkeypatch, caplog):
     monkeypatch.setattr(runtime.sys, "platform", "darwin")
     monkeypatch.setattr(runtime, "preloaded_allocator", lambda: None)
     monkeypatch.setattr(runtime, "_in_use", "the platform's default")
-    monkeypatch.delenv(runtime.ENV_ALLOCATOR, raising=False)
+    monkeypatch.setenv(runtime.ENV_ALLOCATOR, "default")  # undone after the test
     with caplog.at_level(logging.DEBUG, logger="seqlstm.runtime"):
         assert runtime.tune_allocator("tuned") == "the platform's default"
     assert "mallopt needs Linux with glibc (darwin)" in caplog.text
@@ -100,6 +100,7 @@ def test_runtime_config_is_composed_for_every_console_script(compose_train):
 def test_deterministic_runs_are_bitwise_equal_with_either_allocator(small_text, tmp_path,
                                                                     monkeypatch):
     monkeypatch.setenv("COLUMNS", "300")  # the banner on one line per fact
+    monkeypatch.delenv(runtime.ENV_ALLOCATOR, raising=False)  # no inherited choice
     runs = {}
     for mode in ("default", "tuned"):
         run = tmp_path / mode
