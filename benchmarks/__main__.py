@@ -10,6 +10,7 @@ import importlib
 import sys
 
 from benchmarks import venvs
+from seqlstm import runtime
 
 #: name -> (module with ``main(argv)``, one-line summary)
 BENCHMARKS = {
@@ -31,10 +32,24 @@ BENCHMARKS = {
     "speech": ("benchmarks.speech",
                "speech recipes (keyword spotting, CTC) with and without augmentation; "
                "streaming transcription == offline and its real-time factor"),
+    "progress-load": ("benchmarks.progress_load",
+                      "seqlstm-train in a pseudo-terminal with the progress bar live, alone and "
+                      "under a competing busy process (OpenMP wait policy, bar refresh)"),
+    "step-overhead": ("benchmarks.step_overhead",
+                      "ms per forecasting step: the Lightning set-up of seqlstm-train vs the "
+                      "bare model over the same DataLoader"),
+    "gpu": ("benchmarks.gpu",
+            "every check that needs a GPU (fused vs per-layer, precisions, packed on CUDA, "
+            "latency, vs the hand-written loop); --dry-run runs it tiny on CPU"),
     "learning": ("benchmarks.learning",
                  "learning results against published tables (adding, temporal order, copy, "
                  "tiny shakespeare, JapaneseVowels, MASE)"),
 }
+
+
+#: benchmarks that train in this process: they get seqlstm's process set-up, as a console
+#: script would (the others set up each runner process themselves)
+IN_PROCESS = ("step-overhead", "gpu")
 
 
 def usage() -> str:
@@ -65,6 +80,8 @@ def main(argv: list[str]) -> int:
         if each not in BENCHMARKS:
             print(f"error: no benchmark named {each!r}\n\n{usage()}", file=sys.stderr)
             return 2
+        if each in IN_PROCESS:
+            runtime.prepare_process()  # before the benchmark imports torch
         importlib.import_module(BENCHMARKS[each][0]).main(rest if name != "all" else [])
     return 0
 

@@ -25,15 +25,22 @@ from benchmarks.synthetic import co2_weekly, synthetic_panel
 
 NAME = "forecast"
 LOOKBACK, HORIZON, TRAIN_FRACTION = 48, 12, 0.8
-SYSTEMS = {  # label, runner, peer venv
-    "torch": ("hand-written PyTorch loop (reference)", "fc_torch.py", None),
-    "lightning": ("bare Lightning Trainer, same model", "fc_lightning.py", None),
-    "seqlstm": ("seqlstm (TimeSeriesDataModule + Forecaster)", "fc_seqlstm.py", None),
-    "darts": ("darts BlockRNNModel", "fc_darts.py", "darts"),
+SYSTEMS = {  # label, runner, peer venv, process set-up (harness.RUNTIMES)
+    "torch": ("hand-written PyTorch loop (reference; glibc malloc, OpenMP defaults)",
+              "fc_torch.py", None, "as-written"),
+    "torch-tuned": ("hand-written PyTorch loop + seqlstm's process set-up", "fc_torch.py", None,
+                    "seqlstm"),
+    "lightning": ("bare Lightning Trainer, same model", "fc_lightning.py", None, "as-written"),
+    "seqlstm": ("seqlstm (TimeSeriesDataModule + Forecaster)", "fc_seqlstm.py", None,
+                "seqlstm"),
+    "darts": ("darts BlockRNNModel", "fc_darts.py", "darts", "as-written"),
     "pytorch-forecasting": ("pytorch-forecasting RecurrentNetwork", "fc_ptf.py",
-                            "pytorch-forecasting"),
-    "neuralforecast": ("neuralforecast LSTM", "fc_neuralforecast.py", "neuralforecast"),
+                            "pytorch-forecasting", "as-written"),
+    "neuralforecast": ("neuralforecast LSTM", "fc_neuralforecast.py", "neuralforecast",
+                       "as-written"),
 }
+#: the runners that also time the fp32 matmul (the ceiling), and its size
+CEILING_SYSTEMS, MATMUL = ("torch", "torch-tuned"), 2048
 PEERS = ("darts", "pytorch-forecasting", "neuralforecast")
 
 
@@ -100,6 +107,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=list(SYSTEMS))
     p.add_argument("--no-write", action="store_true", help="print the section only")
+    p.add_argument("--section", default=NAME, help="the docs/benchmarks.md section written")
     return p.parse_args(argv)
 
 
@@ -111,7 +119,8 @@ def main(argv: list[str]) -> str:
     scaled.data.save(str(tmp / "data.npz"))
 
     def job(system: str):
-        _, script, peer = SYSTEMS[system]
+        _, script, peer, runtime = SYSTEMS[system]
+        extra = ["--matmul", str(MATMUL)] if system in CEILING_SYSTEMS else []
         counter = iter(range(1000))
 
         def run() -> dict:
@@ -120,7 +129,8 @@ def main(argv: list[str]) -> str:
             try:  # round k seeds the model with seed + k: the MAE median spans 3 seeds
                 result = harness.run(script, ["--data", str(tmp / "data.npz"), "--out",
                                               str(out), "--epochs", str(args.epochs), "--seed",
-                                              str(args.seed + index)], args.threads, peer)
+                                              str(args.seed + index), *extra], args.threads,
+                                     peer, runtime=runtime)
             except RuntimeError as err:  # one peer's failure must not lose the others' runs
                 print(err, file=sys.stderr)
                 result = {"pending": "failed: " + str(err).strip().splitlines()[-1][:150]}
@@ -137,9 +147,16 @@ def main(argv: list[str]) -> str:
     section = render(args, results, scaled.mae(naive), scaled.mase(naive), scaled, load,
                      os.getloadavg())
     if not args.no_write:
-        report.write_section(NAME, section)
+        report.write_section(args.section, section)
     print(section)
     return section
+
+
+def lstm_train_flops_per_window(hidden: int = 64, layers: int = 2) -> float:
+    """Matmul FLOPs of one training window: the LSTM over the lookback and the direct head,
+    3 x forward (backward costs two forwards)."""
+    step = sum(2 * 4 * hidden * ((1 if i == 0 else hidden) + hidden) for i in range(layers))
+    return 3.0 * (LOOKBACK * step + 2 * hidden * HORIZON)
 
 
 def render(args: argparse.Namespace, results: dict[str, list[dict]], naive_mae: float,
@@ -147,7 +164,11 @@ def render(args: argparse.Namespace, results: dict[str, list[dict]], naive_mae: 
            load_end: tuple[float, float, float]) -> str:
     med = {s: {k: harness.median_of(r, k) for k in
                ("prep_s", "fit_s", "windows_per_s", "predict_s", "latency_ms", "mae", "mase",
-                "peak_rss_mb")} for s, r in results.items()}
+                "peak_rss_mb", "sys_share", "minflt")} for s, r in results.items()}
+    flops = [r["matmul_flops"] for s in CEILING_SYSTEMS for r in results.get(s, [])
+             if "matmul_flops" in r]
+    ceiling = max(flops) if flops else None  # the best run: load only ever slows a matmul
+    rss_base = med.get("torch", {}).get("peak_rss_mb")
     reference = med.get("torch", {}).get("windows_per_s")
     peers = [med[p]["windows_per_s"] for p in PEERS if p in med and med[p]["windows_per_s"]]
     rows = []
@@ -155,19 +176,23 @@ def render(args: argparse.Namespace, results: dict[str, list[dict]], naive_mae: 
         m = med[system]
         if runs[0].get("pending"):
             note = runs[0]["pending"]
-            rows.append([SYSTEMS[system][0], *[None] * 10,
+            rows.append([SYSTEMS[system][0], *[None] * 14,
                          note if note.startswith("failed") else f"pending: {note}"])
             continue
         rows.append([SYSTEMS[system][0], m["prep_s"], m["fit_s"], m["windows_per_s"],
                      report.ratio(m["windows_per_s"], reference),
                      report.ratio(m["windows_per_s"], max(peers)) if peers else None,
+                     report.ratio(lstm_train_flops_per_window() * m["windows_per_s"], ceiling)
+                     if m["windows_per_s"] else None,
+                     None if m["sys_share"] is None else 100 * m["sys_share"], m["minflt"],
                      m["predict_s"], m["latency_ms"], m["mae"], m["mase"], m["peak_rss_mb"],
-                     len(runs)])
-    rows.append(["seasonal naive", *[None] * 7, naive_mae, naive_mase, None, "-"])
+                     report.ratio(m["peak_rss_mb"], rss_base), len(runs)])
+    rows.append(["seasonal naive", *[None] * 10, naive_mae, naive_mase, None, None, "-"])
     table = report.markdown_table(
         ["system", "data prep s", "fit s", "windows/s", "x reference", "x fastest peer",
+         "x fp32 matmul", "system CPU % (fit)", "minor faults (fit)",
          f"predict s ({len(scaled.data.origins)} forecasts)", "single forecast ms",
-         "test MAE", "test MASE", "peak RSS MiB", "runs"], rows)
+         "test MAE", "test MASE", "peak RSS MiB", "RSS x reference", "runs"], rows)
     versions = sorted({f"{k} {v}" for runs in results.values() for r in runs[:1]
                        for k, v in r.items() if k in ("torch", "lightning", "darts", "keras",
                                                       "pytorch_forecasting", "neuralforecast")})
@@ -185,8 +210,16 @@ def render(args: argparse.Namespace, results: dict[str, list[dict]], naive_mae: 
         "over the last 20%); single forecast ms is the median wall time of one forecast from "
         "the last 48 values. MAE in original units over all test forecasts; MASE scales each "
         "series by its in-sample seasonal-naive MAE. Medians over runs, runs interleaved; "
-        f"run k of every system seeds its model and shuffling with {args.seed} + k.", "",
-        table,
+        f"run k of every system seeds its model and shuffling with {args.seed} + k. "
+        "x fp32 matmul divides a system's achieved FLOP/s "
+        f"({lstm_train_flops_per_window() / 1e6:.2f} MFLOP per training window) by a "
+        f"{MATMUL} x {MATMUL} fp32 matmul's in the hand-written processes of the same run"
+        + (f" ({ceiling / 1e9:.1f} GFLOP/s)" if ceiling else "") + "; system CPU % "
+        "(system / (user + system)) and minor page faults (`resource.getrusage`) cover the fit "
+        "call of the runners that report them. \"seqlstm's process set-up\" is what every "
+        "seqlstm console script does (seqlstm/runtime.py: glibc `mallopt`, "
+        "`OMP_WAIT_POLICY=PASSIVE`); the reference and the peers run as scripts do by default.",
+        "", table,
         f"Machine: {report.machine(args.threads, load, args.started)}; load average at the end "
         f"{load_end[0]:.2f}.", f"Versions: {', '.join(versions)}.", "",
         f"Command: `{report.command_line()}`"]

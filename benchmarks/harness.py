@@ -12,6 +12,14 @@ from benchmarks.runners.common import thread_env
 from benchmarks.venvs import PEERS, ROOT, ensure_venv, run_runner
 
 SEQLSTM_ENV = {"PYTHONPATH": str(ROOT)}
+#: the process set-up of a runner, as the driver asks for it (None removes a variable):
+#: ``as-written`` is what a script gets by default (glibc's malloc, OpenMP's own wait policy);
+#: ``seqlstm`` is what seqlstm's console scripts set up (seqlstm/runtime.py), for seqlstm's
+#: runners and for a hand-written loop given the same set-up
+RUNTIMES: dict[str, dict[str, str | None]] = {
+    "as-written": {"OMP_WAIT_POLICY": None, "SEQLSTM_ALLOCATOR": None},
+    "seqlstm": {"OMP_WAIT_POLICY": "PASSIVE", "SEQLSTM_ALLOCATOR": "tuned"},
+}
 
 
 def default_threads() -> int:
@@ -20,10 +28,12 @@ def default_threads() -> int:
 
 
 def run(script: str, args: list[str], threads: int, peer: str | None = None,
-        env: dict[str, str] | None = None) -> dict:
-    """Run ``script`` in ``peer``'s venv (None: this interpreter, seqlstm importable)."""
+        env: dict[str, str | None] | None = None, runtime: str = "as-written") -> dict:
+    """Run ``script`` in ``peer``'s venv (None: this interpreter, seqlstm importable) with the
+    process set-up ``runtime`` names (see :data:`RUNTIMES`)."""
     python: Path | str = sys.executable if peer is None else ensure_venv(PEERS[peer])
-    full_env = {**thread_env(threads), **(SEQLSTM_ENV if peer is None else {}), **(env or {})}
+    full_env = {**thread_env(threads), **(SEQLSTM_ENV if peer is None else {}),
+                **RUNTIMES[runtime], **(env or {})}
     print(f"  {peer or 'seqlstm venv'}: {script} {' '.join(args)}", file=sys.stderr, flush=True)
     return run_runner(python, script, [*args, "--threads", str(threads)], full_env)
 

@@ -70,10 +70,12 @@ def ensure_venv(peer: Peer, quiet: bool = True) -> Path:
     return peer.python
 
 
-def run_runner(python: Path | str, script: str, args: list[str], env: dict[str, str] | None = None,
-               timeout: float = 1800) -> dict:
-    """Run ``benchmarks/runners/<script>`` with ``python``; parse the JSON on its last line."""
-    full_env = {**os.environ, **(env or {})}
+def run_runner(python: Path | str, script: str, args: list[str],
+               env: dict[str, str | None] | None = None, timeout: float = 1800) -> dict:
+    """Run ``benchmarks/runners/<script>`` with ``python``; parse the JSON on its last line.
+    An ``env`` value of None removes that variable."""
+    merged = {**os.environ, **(env or {})}
+    full_env = {key: value for key, value in merged.items() if value is not None}
     proc = subprocess.run([str(python), str(ROOT / "benchmarks" / "runners" / script), *args],
                           capture_output=True, text=True, env=full_env, timeout=timeout)
     lines = proc.stdout.strip().splitlines()

@@ -47,6 +47,45 @@ def import_keras(threads: int, seed: int) -> Any:
     return keras
 
 
+def apply_runtime() -> str | None:
+    """The allocator set-up the driver asked for in ``SEQLSTM_ALLOCATOR`` (seqlstm's own
+    ``tune_allocator``, applied by ``import seqlstm``), so that a hand-written loop can be
+    measured with seqlstm's set-up; None when not asked (or seqlstm is not importable)."""
+    if not os.environ.get("SEQLSTM_ALLOCATOR"):
+        return None
+    import seqlstm
+
+    return seqlstm.runtime.allocator_in_use()
+
+
+def usage() -> dict[str, float]:
+    """This process's CPU times and minor page faults so far (``resource.getrusage``)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return {"user_s": r.ru_utime, "sys_s": r.ru_stime, "minflt": float(r.ru_minflt)}
+
+
+def usage_between(start: dict[str, float], end: dict[str, float]) -> dict[str, float]:
+    """What :func:`usage` grew by from ``start`` to ``end``, with the system share of the CPU
+    time (``sys_share``: system / (user + system))."""
+    grown = {key: end[key] - start[key] for key in start}
+    grown["sys_share"] = grown["sys_s"] / max(grown["sys_s"] + grown["user_s"], 1e-9)
+    return grown
+
+
+def matmul_flops(n: int, repeats: int = 10) -> float:
+    """FLOP/s of an ``n x n`` fp32 matmul (best of ``repeats``)."""
+    import torch
+
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best
+
+
 def peak_rss_mb() -> float:
     """Peak resident set size of this process, in MiB (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -63,13 +102,16 @@ class StepClock:
     def __init__(self, warmup: int) -> None:
         self.warmup, self.steps = warmup, 0
         self.start = self.end = self.cpu_start = self.cpu_end = 0.0
+        self.usage_start: dict[str, float] = {}
+        self.usage_end: dict[str, float] = {}
 
     def tick(self) -> None:
         self.steps += 1
         now, cpu = time.perf_counter(), time.process_time()
         if self.steps == self.warmup:
-            self.start, self.cpu_start = now, cpu
+            self.start, self.cpu_start, self.usage_start = now, cpu, usage()
         self.end, self.cpu_end = now, cpu
+        self.usage_end = usage()
 
     @property
     def timed_steps(self) -> int:
@@ -90,7 +132,8 @@ class StepClock:
         items = self.timed_steps * items_per_step
         return {f"{unit}_per_s": items / self.seconds,
                 f"{unit}_per_cpu_s": items / self.cpu_seconds,
-                "steps": self.timed_steps, "seconds": self.seconds}
+                "steps": self.timed_steps, "seconds": self.seconds,
+                **usage_between(self.usage_start, self.usage_end)}
 
     def _check(self) -> None:
         if self.timed_steps < 1 or self.warmup < 1:
@@ -101,7 +144,17 @@ def parser(description: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="cpu or cuda (torch runners only)")
     return p
+
+
+def synchronize(device: Any) -> None:
+    """Wait for ``device``'s queued kernels (a no-op on the CPU), so that a clock tick after it
+    times the work and not only its launch."""
+    import torch
+
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def lm_parser(description: str) -> argparse.ArgumentParser:

@@ -8,7 +8,7 @@ import time
 import lightning as L
 import numpy as np
 import torch
-from common import emit, parser, set_torch_threads
+from common import emit, parser, set_torch_threads, usage, usage_between
 from fc_data import ForecastData
 from fc_model import DirectLSTM, add_model_args, latency_ms, predict_all, single_forecast
 from torch.utils.data import DataLoader, Dataset
@@ -58,15 +58,17 @@ def main() -> None:
     trainer = L.Trainer(max_epochs=args.epochs, accelerator="cpu", logger=False,
                         enable_checkpointing=False, enable_progress_bar=False,
                         enable_model_summary=False)
-    start = time.perf_counter()
+    start, fit_usage = time.perf_counter(), usage()
     trainer.fit(Module(model, args.lr), loader)
     fit_s = time.perf_counter() - start
+    fit_usage = usage_between(fit_usage, usage())
 
     start = time.perf_counter()
     predictions = predict_all(model, data)
     predict_s = time.perf_counter() - start
     np.save(args.out, predictions)
-    emit({"prep_s": prep_s, "fit_s": fit_s, "train_windows": len(loader.dataset),
+    emit({"prep_s": prep_s, "fit_s": fit_s, **fit_usage,
+          "train_windows": len(loader.dataset),
           "predict_s": predict_s, "latency_ms": latency_ms(single_forecast(model, data)),
           "torch": torch.__version__, "lightning": L.__version__})
 

@@ -41,8 +41,9 @@ def add_model_args(p) -> None:
 def predict_all(model: nn.Module, data: ForecastData, chunk: int = 4096) -> np.ndarray:
     """Forecasts ``(M, horizon)`` at every test origin."""
     model.eval()
+    device = next(model.parameters()).device
     inputs, _ = data.windows(data.origin_starts())
-    return np.concatenate([model(torch.from_numpy(inputs[i : i + chunk])).numpy()
+    return np.concatenate([model(torch.from_numpy(inputs[i : i + chunk]).to(device)).cpu().numpy()
                            for i in range(0, len(inputs), chunk)])
 
 
@@ -60,11 +61,12 @@ def latency_ms(forecast: Callable[[], object], calls: int = 50) -> float:
 def single_forecast(model: nn.Module, data: ForecastData) -> Callable[[], np.ndarray]:
     """One forecast from a plain array of the last ``lookback`` values, as a service would."""
     history = data.series(0)[: data.train_end[0]].copy()
+    device = next(model.parameters()).device
 
     @torch.no_grad()
     def call() -> np.ndarray:
         model.eval()
         x = torch.from_numpy(history[-data.lookback :]).unsqueeze(0)  # (1, lookback)
-        return model(x)[0].numpy()
+        return model(x.to(device))[0].cpu().numpy()
 
     return call

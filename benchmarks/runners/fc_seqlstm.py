@@ -13,7 +13,7 @@ import lightning as L
 import numpy as np
 import pandas as pd
 import torch
-from common import emit, parser, set_torch_threads
+from common import emit, parser, set_torch_threads, synchronize, usage, usage_between
 from fc_data import ForecastData
 from fc_model import add_model_args, latency_ms
 from seqlstm_run import compose_run
@@ -44,7 +44,7 @@ def main() -> None:
         "model.task_options.real.loss=mae", "callbacks=none", "trainer.gradient_clip_val=null",
         "trainer.enable_progress_bar=false", f"trainer.max_epochs={args.epochs}",
         "+trainer.limit_val_batches=0", "+trainer.enable_model_summary=false",
-        f"seed={args.seed}",
+        f"seed={args.seed}", *(["trainer=gpu"] if args.device.startswith("cuda") else []),
     ]
     cfg = compose_run(overrides, out)
 
@@ -58,11 +58,14 @@ def main() -> None:
 
     model = build_task(plain(cfg.model), datamodule.spec, data_record(datamodule))
     trainer = build_trainer(cfg, [], build_loggers(cfg.get("logger")))
-    start = time.perf_counter()
+    start, fit_usage = time.perf_counter(), usage()
     trainer.fit(model, datamodule=datamodule)
+    synchronize(args.device)
     fit_s = time.perf_counter() - start
+    fit_usage = usage_between(fit_usage, usage())
 
-    predictor = Predictor(model)  # the library's Trainer-free path: scales, forecasts, unscales
+    # the library's Trainer-free path: scales, forecasts, unscales
+    predictor = Predictor(model, args.device)
     inputs, _ = data.windows(data.origin_starts())  # (M, lookback) in the file's units
     owners = data.origins[:, 0]
     start = time.perf_counter()
@@ -70,11 +73,11 @@ def main() -> None:
     for series in np.unique(owners):
         rows = np.flatnonzero(owners == series)
         forecast = predictor.forecast(inputs[rows, :, None], series=int(series))["mean"]
-        predictions[rows] = forecast[..., 0].numpy()  # (rows, horizon)
+        predictions[rows] = forecast[..., 0].cpu().numpy()  # (rows, horizon)
     predict_s = time.perf_counter() - start
     np.save(args.out, predictions)
     history = data.series(0)[: data.train_end[0]]
-    emit({"prep_s": prep_s, "fit_s": fit_s,
+    emit({"prep_s": prep_s, "fit_s": fit_s, **fit_usage,
           "train_windows": len(datamodule.train_dataloader().dataset), "predict_s": predict_s,
           "latency_ms": latency_ms(lambda: predictor.forecast(history[-data.lookback :, None],
                                                               series=0)),

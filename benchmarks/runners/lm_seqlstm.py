@@ -9,9 +9,10 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from common import StepClock, emit, lm_parser, set_torch_threads
+from common import StepClock, emit, lm_parser, set_torch_threads, synchronize
 from seqlstm_run import compose_run
 
+from seqlstm import runtime
 from seqlstm.cli.builders import build_datamodule, build_loggers, build_trainer, data_record
 from seqlstm.configs import plain
 from seqlstm.tasks import build_task
@@ -21,7 +22,8 @@ class ClockCallback(L.Callback):
     def __init__(self, clock: StepClock) -> None:
         self.clock = clock
 
-    def on_train_batch_end(self, *args, **kwargs) -> None:
+    def on_train_batch_end(self, trainer: L.Trainer, *args, **kwargs) -> None:
+        synchronize(trainer.strategy.root_device)
         self.clock.tick()
 
 
@@ -39,7 +41,7 @@ def main() -> None:
         f"model.embedding_dim={args.embedding}", "callbacks=none",
         "trainer.enable_progress_bar=false", f"+trainer.max_steps={args.warmup + args.steps}",
         "+trainer.limit_val_batches=0", "+trainer.enable_model_summary=false",
-        f"seed={args.seed}",
+        f"seed={args.seed}", *(["trainer=gpu"] if args.device.startswith("cuda") else []),
     ]
     cfg = compose_run(overrides, out)
     datamodule = build_datamodule(cfg.data)
@@ -51,7 +53,8 @@ def main() -> None:
     emit({**clock.rates(args.batch * args.seq_len, "tokens"),
           "vocab": datamodule.spec.input_size,
           "final_loss": float(trainer.callback_metrics["train/loss_step"]),
-          "torch": torch.__version__, "lightning": L.__version__})
+          "torch": torch.__version__, "lightning": L.__version__,
+          "allocator": runtime.allocator_in_use()})
 
 
 if __name__ == "__main__":

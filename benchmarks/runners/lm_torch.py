@@ -3,11 +3,17 @@ a large fp32 matmul (the hardware ceiling), in one process with the same threads
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import torch
-from common import StepClock, emit, lm_parser, set_torch_threads
+from common import (
+    StepClock,
+    apply_runtime,
+    emit,
+    lm_parser,
+    matmul_flops,
+    set_torch_threads,
+    synchronize,
+)
 from torch import nn
 
 
@@ -28,7 +34,8 @@ class CharLSTM(nn.Module):
 def train(args) -> dict:
     ids = np.load(args.data)
     vocab = int(ids.max()) + 1 if args.vocab is None else args.vocab
-    model = CharLSTM(vocab, args.embedding, args.hidden, args.layers)
+    device = torch.device(args.device)
+    model = CharLSTM(vocab, args.embedding, args.hidden, args.layers).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
     rng = np.random.default_rng(args.seed)
     offsets = np.arange(args.seq_len + 1)
@@ -36,27 +43,17 @@ def train(args) -> dict:
     for _ in range(args.warmup + args.steps):
         starts = rng.integers(0, len(ids) - args.seq_len - 1, args.batch)
         window = torch.from_numpy(ids[starts[:, None] + offsets].astype(np.int64))  # (B, T+1)
+        window = window.to(device, non_blocking=True)
         logits = model(window[:, :-1])
         loss = nn.functional.cross_entropy(logits.flatten(0, 1), window[:, 1:].flatten())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
+        synchronize(device)
         clock.tick()
     return {**clock.rates(args.batch * args.seq_len, "tokens"), "final_loss": float(loss),
             "torch": torch.__version__}
-
-
-def matmul_flops(n: int, repeats: int = 10) -> float:
-    """FLOP/s of an ``n x n`` fp32 matmul (best of ``repeats``)."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    torch.mm(a, b)
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        torch.mm(a, b)
-        best = min(best, time.perf_counter() - start)
-    return 2 * n**3 / best
 
 
 if __name__ == "__main__":
@@ -66,8 +63,9 @@ if __name__ == "__main__":
     p.add_argument("--matmul", type=int, default=0, help="also time an N x N matmul")
     args = p.parse_args()
     set_torch_threads(args.threads)
+    allocator = apply_runtime()
     torch.manual_seed(args.seed)
-    result = train(args)
+    result = {**train(args), "allocator": allocator or "glibc defaults"}
     if args.matmul:
         result["matmul_flops"] = matmul_flops(args.matmul)
     emit(result)

@@ -1,1 +1,5 @@
 """Hydra entry points: compose, instantiate, run."""
+
+from seqlstm import runtime
+
+runtime.prepare_process()  # before any console script imports torch (OMP_WAIT_POLICY)

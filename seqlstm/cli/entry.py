@@ -19,6 +19,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from seqlstm import runtime
 from seqlstm.configs import config_dir
 from seqlstm.distributed.launch import rank_overrides
 from seqlstm.errors import SeqlstmError
@@ -46,6 +47,7 @@ def console_script(config_name: str, command: str | Command) -> Callable[[], Any
 
     def task(cfg: DictConfig) -> Any:
         try:
+            runtime.apply(cfg.get("runtime"))  # allocator and threads, in every rank
             return resolve_command(command)(cfg)
         except SeqlstmError as err:
             if HydraConfig.get().mode == RunMode.MULTIRUN:

@@ -4,6 +4,10 @@ Each layer is its own single-layer torch RNN module so that every dropout kind c
 layers (standard or locked) and weight drop can act on each layer's recurrent matrices. The
 hidden state keeps torch's layout, ``(num_layers * num_directions, B, H)``, and is always
 explicit: ``forward`` takes it and returns it.
+
+Fused path: a stack that needs neither locked dropout nor weight drop runs as one multi-layer
+torch RNN call over the same per-layer parameters (one oneDNN or cuDNN call, which pipelines
+the layers), so the state dict, and the checkpoints, are the same either way.
 """
 
 from __future__ import annotations
@@ -161,6 +165,9 @@ class RecurrentEncoder(nn.Module):
         self.layers = nn.ModuleList(RecurrentLayer(width, config) for width in widths)
         self.between = make_dropout(config.dropout, config.dropout_kind)
         self.output_dropout = make_dropout(config.output_dropout, config.dropout_kind)
+        # a parameterless multi-layer RNN (on the meta device, not a submodule: it owns no
+        # state) that functional_call runs with the layers' own weights
+        self.__dict__["fused"] = fused_rnn(input_size, config) if can_fuse(config) else None
 
     @property
     def output_size(self) -> int:
@@ -170,6 +177,9 @@ class RecurrentEncoder(nn.Module):
                 lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, HiddenState]:
         """Encode ``x`` (B, T, F) from ``state`` (zeros if None); padded steps past ``lengths``
         are skipped (packed) and come out as zeros."""
+        # tracing (TorchScript, ONNX export) keeps one graph node per layer
+        if self.fused is not None and x.size(1) > 1 and not torch.jit.is_tracing():
+            return self._fused_forward(x, state, lengths)
         layer_states = split_layers(state, self.config)
         new_states = []
         for index, (layer, layer_state) in enumerate(zip(self.layers, layer_states, strict=True)):
@@ -179,8 +189,39 @@ class RecurrentEncoder(nn.Module):
             new_states.append(layer_state)
         return self.output_dropout(x), join_layers(new_states)
 
+    def _fused_forward(self, x: torch.Tensor, state: HiddenState | None,
+                       lengths: torch.Tensor | None) -> tuple[torch.Tensor, HiddenState]:
+        """The whole stack in one multi-layer RNN call (same numbers as layer by layer)."""
+        # x: (B, T, F) -> out: (B, T, D * H)
+        weights = {name.replace("_l0", f"_l{index}"): param
+                   for index, layer in enumerate(self.layers)
+                   for name, param in layer.rnn.named_parameters()}
+        self.fused.training = self.training  # dropout between layers follows this module
+        inputs: Any = x
+        if lengths is not None:
+            inputs = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, state = functional_call(self.fused, weights, (inputs, state))
+        if lengths is not None:
+            out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.size(1))
+        return self.output_dropout(out), state
+
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in asdict(self.config).items())
+
+
+def can_fuse(config: EncoderConfig) -> bool:
+    """Whether the stack can run as one multi-layer torch RNN: two or more layers, standard
+    dropout (or none) between them and no weight drop."""
+    return (config.num_layers > 1 and config.weight_drop == 0
+            and (config.dropout == 0 or config.dropout_kind == "standard"))
+
+
+def fused_rnn(input_size: int, config: EncoderConfig) -> nn.RNNBase:
+    """A multi-layer RNN of ``config``'s shape on the meta device (its weights are supplied)."""
+    kwargs: dict[str, Any] = {"proj_size": config.proj_size} if config.cell == "lstm" else {}
+    return CELLS[config.cell](input_size, config.hidden_size, num_layers=config.num_layers,
+                              dropout=config.dropout, batch_first=True,
+                              bidirectional=config.bidirectional, device="meta", **kwargs)
 
 
 def split_layers(state: HiddenState | None, config: EncoderConfig) -> list[HiddenState | None]:

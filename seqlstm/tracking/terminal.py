@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from seqlstm import runtime
 from seqlstm.spec import SPLITS
 
 #: library loggers that chat on every run; quiet mode raises them to warnings
@@ -77,7 +78,7 @@ def config_tree(config: Mapping[str, Any]) -> Tree:
     top = {}
     # the groups chosen on the command line first, then the run's own keys
     for key, value in sorted(config.items(), key=lambda item: item[0] not in choices):
-        if key == "paths":
+        if key in ("paths", "runtime"):  # the banner's facts show the runtime in use
             continue
         label = Text(key, style="bold cyan")
         if choices.get(key):
@@ -107,6 +108,7 @@ def show_banner(cfg: DictConfig, model: L.LightningModule, trainer: L.Trainer) -
     facts.add_column(overflow="fold")
     facts.add_row(Text("output", style="bold"), str(cfg.paths.output_dir))
     facts.add_row(Text("device", style="bold"), device)
+    facts.add_row(Text("runtime", style="bold"), runtime.describe())
     facts.add_row(Text("model", style="bold"),
                   f"{type(model).__name__}: {params:,} parameters ({trainable:,} trainable)")
     console().print(Panel(Group(config_tree(run_config(cfg)), Text(), facts),

@@ -1,0 +1,113 @@
+"""The process set-up: allocator tuning, the OpenMP wait policy, the runtime config."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+
+import pytest
+
+from seqlstm import runtime
+from seqlstm.errors import ConfigError
+from tests.conftest import REPO_ROOT, run_cli
+from tests.reliability import assert_same_tensors, final_state, tiny_run
+
+LINUX_GLIBC = sys.platform.startswith("linux") and runtime._glibc() is not None
+
+
+def child(code: str, **env: str) -> str:
+    """Run ``code`` in a fresh interpreter (mallopt cannot be undone) and return its stdout."""
+    environ = {k: v for k, v in os.environ.items() if k != runtime.ENV_ALLOCATOR}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**environ, "PYTHONPATH": str(REPO_ROOT), **env}, check=True)
+    return result.stdout.strip()
+
+
+@pytest.mark.skipif(not LINUX_GLIBC, reason="mallopt needs Linux with glibc")
+def test_tuned_allocator_is_set_by_mallopt_and_passed_to_children():
+    out = child("from seqlstm import runtime; print(runtime.allocator_in_use()); "
+                "print(runtime.tune_allocator('tuned')); "
+                "import os; print(os.environ['SEQLSTM_ALLOCATOR'])").splitlines()
+    assert out == ["glibc defaults", runtime.TUNED, "tuned"]
+    # a child (DDP rank, spawned worker) applies its parent's choice on `import seqlstm`
+    assert child("import seqlstm; print(seqlstm.runtime.allocator_in_use())",
+                 SEQLSTM_ALLOCATOR="tuned") == runtime.TUNED
+    assert child("import seqlstm; print(seqlstm.runtime.allocator_in_use())",
+                 SEQLSTM_ALLOCATOR="default") == "glibc defaults"
+
+
+def test_a_preloaded_allocator_is_reported_and_left_alone(tmp_path):
+    maps = tmp_path / "maps"
+    maps.write_text("7f00-7f10 r-xp 0 08:01 1 /usr/lib/x86_64-linux-gnu/libjemalloc.so.2\n")
+    assert runtime.preloaded_allocator(str(maps)) == "jemalloc"
+    maps.write_text("7f00-7f10 r-xp 0 08:01 1 /usr/lib/x86_64-linux-gnu/libc.so.6\n")
+    assert runtime.preloaded_allocator(str(maps)) is None
+    assert runtime.preloaded_allocator(str(tmp_path / "absent")) is None
+
+
+def test_elsewhere_than_linux_tuning_is_a_logged_no_op(monkeypatch, caplog):
+    monkeypatch.setattr(runtime.sys, "platform", "darwin")
+    monkeypatch.setattr(runtime, "preloaded_allocator", lambda: None)
+    monkeypatch.setattr(runtime, "_in_use", "the platform's default")
+    monkeypatch.setenv(runtime.ENV_ALLOCATOR, "default")  # undone after the test
+    with caplog.at_level(logging.DEBUG, logger="seqlstm.runtime"):
+        assert runtime.tune_allocator("tuned") == "the platform's default"
+    assert "mallopt needs Linux with glibc (darwin)" in caplog.text
+
+
+def test_wait_policy_defaults_to_passive_and_keeps_the_users_choice():
+    env: dict[str, str] = {}
+    runtime.prepare_process(env)
+    assert env == {"OMP_WAIT_POLICY": "PASSIVE"}
+    env = {"OMP_WAIT_POLICY": "ACTIVE"}
+    runtime.prepare_process(env)
+    assert env == {"OMP_WAIT_POLICY": "ACTIVE"}
+    env = {"OMP_WAIT_POLICY": ""}  # empty: OpenMP's own default
+    runtime.prepare_process(env)
+    assert env == {}
+
+
+def test_console_scripts_set_the_wait_policy_before_torch_loads():
+    code = ("import sys, seqlstm.cli, os; print('torch' in sys.modules, "
+            "os.environ['OMP_WAIT_POLICY'])")
+    environ = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**environ, "PYTHONPATH": str(REPO_ROOT)}, check=True).stdout
+    assert out.split() == ["False", "PASSIVE"]
+
+
+@pytest.mark.parametrize(("settings", "key"), [
+    ({"allocator": "fast"}, "runtime.allocator"),
+    ({"allocator": "tuned", "threads": 0}, "runtime.threads"),
+    ({"allocator": "tuned", "threads": True}, "runtime.threads"),
+    ({"allocater": "tuned"}, "runtime.allocater"),
+])
+def test_bad_runtime_settings_name_their_key(settings, key):
+    with pytest.raises(ConfigError, match=rf"config key '{key}'"):
+        runtime.apply(settings)
+
+
+def test_runtime_config_is_composed_for_every_console_script(compose_train):
+    for name in ("train", "eval", "generate", "predict", "export"):
+        kwargs = {} if name == "train" else {"config_name": name}
+        assert dict(compose_train(**kwargs).runtime) == {"allocator": "tuned", "threads": None}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not LINUX_GLIBC, reason="mallopt needs Linux with glibc")
+def test_deterministic_runs_are_bitwise_equal_with_either_allocator(small_text, tmp_path,
+                                                                    monkeypatch):
+    monkeypatch.setenv("COLUMNS", "300")  # the banner on one line per fact
+    monkeypatch.delenv(runtime.ENV_ALLOCATOR, raising=False)  # no inherited choice
+    runs = {}
+    for mode in ("default", "tuned"):
+        run = tmp_path / mode
+        result = run_cli("train", *tiny_run(small_text), f"runtime.allocator={mode}",
+                         f"hydra.run.dir={run}", cwd=tmp_path)
+        label = runtime.TUNED if mode == "tuned" else "glibc defaults"
+        assert f"runtime  allocator {label}; OMP_WAIT_POLICY PASSIVE" in result.stdout
+        runs[mode] = final_state(run)
+    assert_same_tensors(runs["default"]["state_dict"], runs["tuned"]["state_dict"])
+    assert_same_tensors(runs["default"]["optimizer"], runs["tuned"]["optimizer"])
