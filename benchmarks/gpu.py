@@ -147,8 +147,8 @@ def compose_lm(shape: Shape, device: torch.device, out: Path, *extra: str):
 def train_losses(shape: Shape, device: torch.device, precision: str, out: Path):
     """seqlstm's language model fitted ``precision_steps`` steps; its per-step losses."""
     import lightning as L
-    from seqlstm.cli.run import build_datamodule, build_loggers, build_trainer, data_record
 
+    from seqlstm.cli.builders import build_datamodule, build_loggers, build_trainer, data_record
     from seqlstm.configs import plain
     from seqlstm.tasks import build_task
 

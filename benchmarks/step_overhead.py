@@ -76,8 +76,7 @@ def timed(fn, into: list[float]):
 
 def build(series: int, steps: int, out: Path):
     """The benchmark's forecasting config, data module and a fresh Forecaster."""
-    from seqlstm.cli.run import build_datamodule, data_record
-
+    from seqlstm.cli.builders import build_datamodule, data_record
     from seqlstm.configs import plain
     from seqlstm.tasks import build_task
 
@@ -123,7 +122,7 @@ def trainer_steps(cfg, datamodule, model, profile: cProfile.Profile | None,
     """Step end times of ``trainer.fit``; ``parts`` gets the time of the task's per-step
     bookkeeping (``record``: metric updates and the logged loss) and of the work between steps
     (data loading included, which the bare loop does too)."""
-    from seqlstm.cli.run import build_loggers, build_trainer
+    from seqlstm.cli.builders import build_loggers, build_trainer
 
     clock = StepTimes()
     model.record = timed(model.record, parts.setdefault("record", []))

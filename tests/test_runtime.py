@@ -12,7 +12,7 @@ import pytest
 from seqlstm import runtime
 from seqlstm.errors import ConfigError
 from tests.conftest import REPO_ROOT, run_cli
-from tests.reliability import assert_same_tensors, final_state, tiny_run
+from tests.helpers.reliability import assert_same_tensors, final_state, tiny_run
 
 LINUX_GLIBC = sys.platform.startswith("linux") and runtime._glibc() is not None
 
