@@ -37,9 +37,11 @@ def test_short_puts_a_config_value_on_one_line():
 
 
 def test_config_tree_fits_one_screen_and_names_the_choices(compose_train):
-    text = render(config_tree(run_config(compose_train("logger=[csv,tensorboard]"))))
+    config = run_config(compose_train("logger=[csv,tensorboard]"))
+    text = render(config_tree(config, "next_token"))
     lines = text.splitlines()
     assert len(lines) <= 30
+    assert "tie_weights=False" in text and "pooling=" not in text  # the options in use only
     assert lines[0] == "config"
     assert "├── model (lstm)  SequenceTask" in text
     assert "cell=lstm  hidden_size=256  num_layers=1" in text

@@ -69,9 +69,10 @@ def _leaves(branch: Tree, values: Mapping[str, Any]) -> None:
             _leaves(branch.add(Text(key, style="bold")), value)
 
 
-def config_tree(config: Mapping[str, Any]) -> Tree:
+def config_tree(config: Mapping[str, Any], target_kind: str | None = None) -> Tree:
     """The composed config as a compact tree: one branch per group, labelled with the option
-    chosen on the command line (``model (lstm)``), callbacks and loggers by name only."""
+    chosen on the command line (``model (lstm)``), callbacks and loggers by name only; with
+    ``target_kind``, the model's ``task_options`` of that kind alone (the ones in use)."""
     choices = dict(HydraConfig.get().runtime.choices) if HydraConfig.initialized() else {}
     tree = Tree(Text("config", style="bold"), guide_style="dim")
     output_dir = (config.get("paths") or {}).get("output_dir")
@@ -87,6 +88,9 @@ def config_tree(config: Mapping[str, Any]) -> Tree:
             names = [name for name, entry in (value or {}).items() if entry]
             tree.add(label.append(": " + (", ".join(names) or "none")))
         elif isinstance(value, Mapping):
+            if key == "model" and target_kind and "task_options" in value:
+                options = value["task_options"] or {}
+                value = {**value, "task_options": {target_kind: options.get(target_kind)}}
             if "_target_" in value:
                 label.append(f"  {str(value['_target_']).rsplit('.', 1)[-1]}", style="green")
             _leaves(tree.add(label), {k: v for k, v in value.items()
@@ -111,7 +115,8 @@ def show_banner(cfg: DictConfig, model: L.LightningModule, trainer: L.Trainer) -
     facts.add_row(Text("runtime", style="bold"), runtime.describe())
     facts.add_row(Text("model", style="bold"),
                   f"{type(model).__name__}: {params:,} parameters ({trainable:,} trainable)")
-    console().print(Panel(Group(config_tree(run_config(cfg)), Text(), facts),
+    kind = getattr(getattr(model, "spec", None), "target_kind", None)
+    console().print(Panel(Group(config_tree(run_config(cfg), kind), Text(), facts),
                           title=f"seqlstm {cfg.get('task_name', 'train')}", title_align="left"))
 
 
