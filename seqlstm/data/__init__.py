@@ -20,6 +20,7 @@ _EXPORTS = {
     "RunningSign": "seqlstm.data.synthetic",
     "SequenceDataModule": "seqlstm.data.sequences.module",
     "TemporalOrder": "seqlstm.data.synthetic",
+    "TextClassificationDataModule": "seqlstm.data.text.classification",
     "TimeSeriesDataModule": "seqlstm.data.series.module",
     "Vocabulary": "seqlstm.spec",
 }

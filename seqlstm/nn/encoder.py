@@ -18,6 +18,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqlstm.errors import ConfigError
 from seqlstm.nn.dropout import make_dropout
+from seqlstm.nn.init import check_init, chrono_init
 
 #: LSTM state is ``(h, c)``; GRU and RNN state is ``h``.
 HiddenState = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
@@ -47,10 +48,15 @@ class EncoderConfig:
     """DropConnect on the hidden-to-hidden weights (AWD-LSTM), resampled every forward."""
     proj_size: int = 0
     """LSTM only: project each layer's hidden state to this size (0 = no projection)."""
+    init: str = "default"
+    """Gate biases: ``default`` (forget bias 1) or ``chrono`` (see :mod:`seqlstm.nn.init`)."""
+    max_delay: int | None = None
+    """Chrono init: the longest dependency in steps (None: the task takes it from the data)."""
 
     def __post_init__(self) -> None:
         if self.cell not in CELLS:
             raise ConfigError("cell", f"one of {sorted(CELLS)}", self.cell)
+        check_init(self.init, self.cell, self.max_delay)
         _check_int(self, "hidden_size", low=1)
         _check_int(self, "num_layers", low=1)
         _check_int(self, "proj_size", low=0)
@@ -168,6 +174,11 @@ class RecurrentEncoder(nn.Module):
         self.layers = nn.ModuleList(RecurrentLayer(width, config) for width in widths)
         self.between = make_dropout(config.dropout, config.dropout_kind)
         self.output_dropout = make_dropout(config.output_dropout, config.dropout_kind)
+        if config.init == "chrono":
+            if config.max_delay is None:
+                raise ConfigError("max_delay", "an integer >= 3 for init=chrono (this data "
+                                  "states no dependency range)", None)
+            chrono_init(self, config.cell, config.max_delay)
 
     @property
     def output_size(self) -> int:

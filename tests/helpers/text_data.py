@@ -1,0 +1,61 @@
+"""Small labelled text files the text tests write (reviews, news, CoNLL, word-LM splits)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+GOOD = ["a great film with fine acting", "i loved this wonderful story", "superb and moving",
+        "a joy to watch , great cast", "brilliant , funny and warm", "fine music and a great end"]
+BAD = ["a dull film with poor acting", "i hated this boring story", "awful and slow",
+       "a waste of time , bad cast", "terrible , flat and cold", "poor music and a bad end"]
+
+
+def reviews(count: int = 48) -> list[tuple[str, str]]:
+    """``count`` (text, label) pairs, alternating pos/neg, cycling through the phrases."""
+    rows = []
+    for i in range(count):
+        good = i % 2 == 0
+        phrases = GOOD if good else BAD
+        rows.append((f"{phrases[(i // 2) % len(phrases)]} number {i}", "pos" if good else "neg"))
+    return rows
+
+
+def write_reviews(path: Path, count: int = 48, fmt: str = "csv") -> Path:
+    """The reviews as a table (``csv``, ``tsv`` or ``jsonl``) with ``text`` and ``label``."""
+    rows = reviews(count)
+    if fmt == "jsonl":
+        path.write_text("".join(json.dumps({"text": t, "label": lab}) + "\n"
+                                for t, lab in rows), encoding="utf-8")
+        return path
+    sep = "\t" if fmt == "tsv" else ","
+    lines = [f"text{sep}label"] + [f'"{t}"{sep}{lab}' if sep == "," else f"{t}{sep}{lab}"
+                                   for t, lab in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def write_imdb_layout(root: Path, per_label: int = 8) -> Path:
+    """A tiny aclImdb: ``train`` and ``test`` each with ``pos``/``neg`` (and ``unsup`` in
+    train) folders of ``<id>_<rating>.txt`` files."""
+    for split in ("train", "test"):
+        for label, phrases in (("pos", GOOD), ("neg", BAD)):
+            folder = root / split / label
+            folder.mkdir(parents=True)
+            for i in range(per_label):
+                (folder / f"{i}_{8 if label == 'pos' else 2}.txt").write_text(
+                    f"{phrases[i % len(phrases)]} , review {i} .<br /><br />the end",
+                    encoding="utf-8")
+    unsup = root / "train" / "unsup"
+    unsup.mkdir()
+    (unsup / "0_0.txt").write_text("no label here", encoding="utf-8")
+    return root
+
+
+def write_ag_news_layout(path: Path, count: int = 24) -> Path:
+    """AG News' CSV layout: no header; class index 1-4, title, description."""
+    topics = ["world leaders meet", "team wins the cup", "shares rise again", "new chip is fast"]
+    lines = [f'"{1 + i % 4}","{topics[i % 4]} {i}","story {i} about {topics[i % 4]}"'
+             for i in range(count)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
