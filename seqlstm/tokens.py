@@ -8,14 +8,13 @@ word or subword tokenizer is built or read; without it one line names the extra 
 
 Kinds (trained on the training split alone):
 
-========== ===================================================== =============================
-kind       model                                                 decoding
-========== ===================================================== =============================
-word       one id per word (regex ``\\w+|[^\\w\\s]+``), ``min_frequency``, ``vocab_size`` cap  words joined by spaces
-bpe        byte-level BPE (GPT-2 style; no unknown bytes)        lossless
-unigram    Unigram LM over Metaspace pieces (SentencePiece style) lossless up to whitespace runs
-wordpiece  WordPiece over whitespace/punctuation words (BERT)    ``##`` pieces joined
-========== ===================================================== =============================
+- ``word``: one id per word (regex split ``\\w+|[^\\w\\s]+``) with ``min_frequency`` and
+  a ``vocab_size`` cap; decodes to the words joined by spaces.
+- ``bpe``: byte-level BPE (GPT-2 style: every byte is in the vocabulary, nothing is unknown);
+  lossless decoding.
+- ``unigram``: a Unigram LM over Metaspace pieces (SentencePiece style); lossless up to runs of
+  whitespace.
+- ``wordpiece``: WordPiece over whitespace/punctuation words (BERT); ``##`` pieces joined.
 
 Id 0 is always the unknown token (as for characters); ``special_tokens`` follow it.
 """

@@ -9,6 +9,7 @@ import pytest
 from seqlstm.cli.train import train
 from seqlstm.configs import config_dir
 from seqlstm.data.shipped import aeon_data_dir
+from tests.helpers.text_data import write_reviews
 from tests.timeseries_data import sine
 
 MODELS = sorted(p.stem for p in (config_dir() / "model").glob("*.yaml"))
@@ -38,6 +39,14 @@ def data_overrides(name: str, small_text: Path, tmp_path: Path) -> list[str]:
         return ["data.batch_size=8"]
     if name == "sequences":
         return [f"data.path={toy_sequences(tmp_path)}", "data.batch_size=4"]
+    if name == "text_classification":
+        pytest.importorskip("tokenizers", reason="word tokenizers need seqlstm[text]")
+        return [f"data.path={write_reviews(tmp_path / 'reviews.csv', count=24)}",
+                "data.batch_size=4"]
+    if name == "python_docstrings":
+        pytest.importorskip("tokenizers", reason="word tokenizers need seqlstm[text]")
+        return ["data.path.packages=[json,html]", f"data.path.dest={tmp_path}/docs.jsonl",
+                "data.batch_size=4"]
     if name in SYNTHETIC:
         return ["data.length=24", "data.train_size=32", "data.val_size=16", "data.test_size=16",
                 "data.batch_size=8", *SYNTHETIC[name]]
