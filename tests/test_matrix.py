@@ -9,7 +9,7 @@ import pytest
 from seqlstm.cli.train import train
 from seqlstm.configs import config_dir
 from seqlstm.data.shipped import aeon_data_dir
-from tests.helpers.text_data import write_reviews
+from tests.helpers.text_data import write_conll, write_reviews
 from tests.timeseries_data import sine
 
 MODELS = sorted(p.stem for p in (config_dir() / "model").glob("*.yaml"))
@@ -43,6 +43,9 @@ def data_overrides(name: str, small_text: Path, tmp_path: Path) -> list[str]:
         pytest.importorskip("tokenizers", reason="word tokenizers need seqlstm[text]")
         return [f"data.path={write_reviews(tmp_path / 'reviews.csv', count=24)}",
                 "data.batch_size=4"]
+    if name == "token_tagging":
+        pytest.importorskip("tokenizers", reason="word tokenizers need seqlstm[text]")
+        return [f"data.path={write_conll(tmp_path / 'train.conll')}", "data.batch_size=4"]
     if name == "python_docstrings":
         pytest.importorskip("tokenizers", reason="word tokenizers need seqlstm[text]")
         return ["data.path.packages=[json,html]", f"data.path.dest={tmp_path}/docs.jsonl",

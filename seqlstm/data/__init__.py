@@ -22,6 +22,7 @@ _EXPORTS = {
     "TemporalOrder": "seqlstm.data.synthetic",
     "TextClassificationDataModule": "seqlstm.data.text.classification",
     "TimeSeriesDataModule": "seqlstm.data.series.module",
+    "TokenTaggingDataModule": "seqlstm.data.text.tagging",
     "Vocabulary": "seqlstm.spec",
 }
 

@@ -59,3 +59,42 @@ def write_ag_news_layout(path: Path, count: int = 24) -> Path:
              for i in range(count)]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+PEOPLE = ["Alice", "Bob", "Carol", "Dave"]
+PLACES = ["Paris", "New York", "Rome", "San Francisco"]
+
+
+def tagged_sentences(count: int = 24) -> list[list[tuple[str, str]]]:
+    """``count`` sentences ``PERSON went to PLACE .`` with BIO tags (two-word places)."""
+    out = []
+    for i in range(count):
+        person, place = PEOPLE[i % 4], PLACES[(i // 4) % 4].split()
+        words = [(person, "B-PER"), ("went" if i % 2 else "flew", "O"), ("to", "O")]
+        words += [(w, "B-LOC" if k == 0 else "I-LOC") for k, w in enumerate(place)]
+        out.append([*words, (".", "O")])
+    return out
+
+
+def write_conll(path: Path, count: int = 24, docstart: bool = True) -> Path:
+    """CoNLL-2003 layout: ``word POS chunk NER`` per line, blank lines between sentences."""
+    lines = ["-DOCSTART- -X- -X- O", ""] if docstart else []
+    for sentence in tagged_sentences(count):
+        lines += [f"{w} NNP B-NP {t}" for w, t in sentence] + [""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def write_conllu(path: Path, count: int = 12) -> Path:
+    """CoNLL-U: comments, a multiword range line, ten tab-separated columns; UPOS in column 3."""
+    lines = []
+    for i, sentence in enumerate(tagged_sentences(count)):
+        lines += [f"# sent_id = {i}", f"# text = {' '.join(w for w, _ in sentence)}"]
+        if i == 0:
+            lines.append("1-2\tAliceX\t_\t_\t_\t_\t_\t_\t_\t_")
+        for k, (w, tag) in enumerate(sentence, 1):
+            upos = "PROPN" if tag != "O" else ("PUNCT" if w == "." else "VERB")
+            lines.append("\t".join([str(k), w, w.lower(), upos, "_", "_", "0", "dep", "_", "_"]))
+        lines.append("")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

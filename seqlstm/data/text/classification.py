@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from seqlstm.data.sequences.batches import LengthBuckets, PaddedSequences, keep_batch
+from seqlstm.data.sequences.batches import PaddedSequences, bucketed_loader
 from seqlstm.data.sequences.in_memory import InMemoryDataModule, check_int
 from seqlstm.data.sequences.module import natural_key, stratified_split
 from seqlstm.data.text.records import TextRecords, read_records
@@ -192,10 +192,8 @@ class TextClassificationDataModule(InMemoryDataModule):
     def train_dataloader(self) -> DataLoader:
         if not self.hparams.bucket:
             return super().train_dataloader()
-        train = self.splits["train"]
-        sampler = LengthBuckets(train.lengths, self.batch_size, seed=self.hparams.seed)
-        return DataLoader(train, batch_sampler=sampler, collate_fn=keep_batch,
-                          num_workers=self.num_workers)
+        return bucketed_loader(self.splits["train"], self.batch_size, self.hparams.seed,
+                               self.num_workers)
 
     def format_predictions(self, outputs: list[dict[str, torch.Tensor]]) -> Any:
         """One row per text: ``id``, ``text``, ``predicted``, ``prob_<label>``... and
