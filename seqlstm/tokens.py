@@ -32,6 +32,8 @@ from seqlstm.errors import ConfigError, DataError
 
 KINDS = ("word", "bpe", "unigram", "wordpiece")
 UNK_TOKEN = "[UNK]"
+#: the end-of-line token of word corpora (WikiText, PTB), one per line
+EOS = "<eos>"
 INSTALL = "pip install 'seqlstm[text]'"
 
 
@@ -58,8 +60,10 @@ class TextTokenizer:
     @classmethod
     def train(cls, kind: str, texts: Iterable[str], vocab_size: int = 20000,
               min_frequency: int = 1, lowercase: bool = False,
-              special_tokens: Sequence[str] = ()) -> TextTokenizer:
-        """Train a ``kind`` tokenizer on ``texts`` (the training split alone)."""
+              special_tokens: Sequence[str] = (), word_split: str = "regex") -> TextTokenizer:
+        """Train a ``kind`` tokenizer on ``texts`` (the training split alone); ``word``
+        splits by the regex or, with ``word_split="whitespace"``, at whitespace alone (for
+        corpora that are already tokenized, like WikiText and PTB)."""
         tk = require_tokenizers()
         if kind not in KINDS:
             raise ConfigError("data.tokenizer", f"char, one of {list(KINDS)} or a tokenizer.json "
@@ -70,7 +74,8 @@ class TextTokenizer:
         options = {"vocab_size": vocab_size, "special_tokens": specials, "show_progress": False}
         if kind == "word":
             tokenizer = tk.Tokenizer(models.WordLevel(unk_token=UNK_TOKEN))
-            tokenizer.pre_tokenizer = pre.Whitespace()
+            tokenizer.pre_tokenizer = (pre.WhitespaceSplit() if word_split == "whitespace"
+                                       else pre.Whitespace())
             trainer = trainers.WordLevelTrainer(min_frequency=min_frequency, **options)
         elif kind == "bpe":
             tokenizer = tk.Tokenizer(models.BPE(unk_token=UNK_TOKEN))
@@ -122,7 +127,9 @@ class TextTokenizer:
 
     # -- using ------------------------------------------------------------------------------
     def __len__(self) -> int:
-        return self.tokenizer.get_vocab_size(with_added_tokens=True)
+        """One past the largest id (a trained WordLevel vocabulary can skip an id when a special
+        token also occurs in the text, so the count of tokens may be smaller)."""
+        return max(self.tokenizer.get_vocab(with_added_tokens=True).values()) + 1
 
     @property
     def tokens(self) -> list[str]:

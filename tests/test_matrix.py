@@ -9,7 +9,7 @@ import pytest
 from seqlstm.cli.train import train
 from seqlstm.configs import config_dir
 from seqlstm.data.shipped import aeon_data_dir
-from tests.helpers.text_data import write_conll, write_reviews
+from tests.helpers.text_data import write_conll, write_reviews, write_word_lm
 from tests.timeseries_data import sine
 
 MODELS = sorted(p.stem for p in (config_dir() / "model").glob("*.yaml"))
@@ -43,6 +43,10 @@ def data_overrides(name: str, small_text: Path, tmp_path: Path) -> list[str]:
         pytest.importorskip("tokenizers", reason="word tokenizers need seqlstm[text]")
         return [f"data.path={write_reviews(tmp_path / 'reviews.csv', count=24)}",
                 "data.batch_size=4"]
+    if name == "word_lm":
+        pytest.importorskip("tokenizers", reason="word tokenizers need seqlstm[text]")
+        return [f"data.path={write_word_lm(tmp_path / 'ptb')}", "data.seq_len=8",
+                "data.batch_size=4"]
     if name == "token_tagging":
         pytest.importorskip("tokenizers", reason="word tokenizers need seqlstm[text]")
         return [f"data.path={write_conll(tmp_path / 'train.conll')}", "data.batch_size=4"]
@@ -73,7 +77,7 @@ def toy_sequences(tmp_path: Path) -> Path:
 #: pairs that are refused on purpose, with the config key the error names
 REFUSED: dict[tuple[str, str], str] = {
     ("bilstm", text): "model.encoder.bidirectional" for text in ("char", "pystdlib",
-                                                                 "tinyshakespeare")
+                                                                 "tinyshakespeare", "word_lm")
 }
 
 

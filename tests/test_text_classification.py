@@ -202,3 +202,11 @@ def test_a_missing_tokenizers_package_names_the_extra(monkeypatch):
     with pytest.raises(ConfigError, match=r"pip install 'seqlstm\[text\]'"):
         build_tokenizer("bpe", TEXTS)
     assert build_tokenizer("char", TEXTS).kind == "char"  # the char path needs no tokenizers
+
+
+def test_a_special_token_in_the_text_leaves_no_id_out_of_range():
+    # tokenizers' WordLevel trainer skips an id when a special token also occurs as a word
+    tok = build_tokenizer("word", ["a b <eos>", "a c <eos>"], special_tokens=["<eos>"],
+                          word_split="whitespace")
+    ids = np.concatenate(tok.encode_batch(["a b c <eos>"]))
+    assert ids.max() < len(tok) and tok.tokens[ids[-1]] == "<eos>"

@@ -24,6 +24,7 @@ _EXPORTS = {
     "TimeSeriesDataModule": "seqlstm.data.series.module",
     "TokenTaggingDataModule": "seqlstm.data.text.tagging",
     "Vocabulary": "seqlstm.spec",
+    "WordLMDataModule": "seqlstm.data.text.word_lm",
 }
 
 __all__ = sorted(_EXPORTS)

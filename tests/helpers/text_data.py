@@ -98,3 +98,17 @@ def write_conllu(path: Path, count: int = 12) -> Path:
         lines.append("")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def write_word_lm(folder: Path, layout: str = "ptb", lines: int = 60) -> Path:
+    """Three small split files in the PTB (``ptb.train.txt``...) or WikiText-2
+    (``wiki.train.tokens``...) layout, with ``<unk>`` as the corpora have it."""
+    names = {"ptb": ("ptb.train.txt", "ptb.valid.txt", "ptb.test.txt"),
+             "wikitext2": ("wiki.train.tokens", "wiki.valid.tokens", "wiki.test.tokens")}[layout]
+    folder.mkdir(parents=True, exist_ok=True)
+    animals, things = ["cat", "dog", "fox", "owl"], ["birds", "boats", "stars", "<unk>"]
+    for k, name in enumerate(names):
+        rows = [f" the {animals[(i + k) % 4]} saw {i % 7} {things[i % 4]} by the river ."
+                for i in range(lines if k == 0 else lines // 3)]
+        (folder / name).write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return folder

@@ -66,17 +66,17 @@ Tokenizer = CharTokenizer | TextTokenizer
 
 def build_tokenizer(choice: str, train_texts: Sequence[str], vocab_size: int = 20000,
                     min_frequency: int = 1, lowercase: bool = False,
-                    special_tokens: Sequence[str] = ()) -> Tokenizer:
-    """The tokenizer ``data.tokenizer`` names, fitted on ``train_texts`` (the train split)."""
+                    special_tokens: Sequence[str] = (), word_split: str = "regex") -> Tokenizer:
+    """The tokenizer ``data.tokenizer`` names, fitted on ``train_texts`` (the train split);
+    ``word_split``: how ``word`` splits (``regex`` or ``whitespace``)."""
     if not isinstance(choice, str) or not choice:
         raise ConfigError("data.tokenizer", f"char, one of {list(KINDS)} or a tokenizer.json "
                           "path", choice)
     if choice == "char":
-        text = "".join(train_texts)
-        return CharTokenizer(Vocabulary.from_pieces([text, *special_tokens]))
+        return CharTokenizer(Vocabulary.from_pieces(train_texts))
     if choice in KINDS:
         return TextTokenizer.train(choice, train_texts, vocab_size, min_frequency, lowercase,
-                                   special_tokens)
+                                   special_tokens, word_split)
     return TextTokenizer.from_file(choice)
 
 
