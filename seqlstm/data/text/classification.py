@@ -112,7 +112,9 @@ class TextClassificationDataModule(InMemoryDataModule):
                 and "predict" not in self.splits:
             self._setup_predict()
 
-    def _setup_splits(self) -> None:
+    def split_records(self) -> dict[str, TextRecords]:
+        """The train/val/test texts and labels (the seeded, stratified split of ``path``; the
+        test file when there is one), before tokenizing."""
         if self.hparams.path is None:
             raise ConfigError("data.path", "a table or a folder of labelled texts", None)
         data = self.read(self.hparams.path)
@@ -124,6 +126,10 @@ class TextClassificationDataModule(InMemoryDataModule):
         parts = {"train": data.subset(train_idx), "val": data.subset(val_idx)}
         parts["test"] = (self.read(self.hparams.test_path) if self.hparams.test_path
                          else data.subset(test_idx))
+        return parts
+
+    def _setup_splits(self) -> None:
+        parts = self.split_records()
         if self.fitted is None:
             self.fitted = self._fit(parts["train"])
         self.tokenizer = tokenizer_from_extra(self.fitted["tokenizer"])

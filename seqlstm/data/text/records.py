@@ -17,7 +17,7 @@ from pathlib import Path
 from seqlstm.errors import ConfigError, DataError
 
 TABLE_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl",
-                 ".parquet": "parquet", ".pq": "parquet"}
+                 ".parquet": "parquet", ".pq": "parquet", ".txt": "lines"}
 
 
 @dataclass
@@ -50,9 +50,10 @@ def columns_of(value: str | int | Sequence[str | int]) -> list[str]:
 def read_records(path: str | Path, text_column: str | Sequence[str] = "text",
                  label_column: str | None = "label", header: bool = True,
                  require_labels: bool = True, labels: Sequence[str] | None = None) -> TextRecords:
-    """Read ``path``: a table (by suffix) or a folder with one sub-folder of ``.txt`` files per
-    label. ``labels`` restricts a folder to those sub-folders (e.g. aclImdb's ``neg``, ``pos``
-    without ``unsup``). An empty text, a missing column or label is a one-line error."""
+    """Read ``path``: a table (by suffix), a ``.txt`` file of one unlabelled text per line, or
+    a folder with one sub-folder of ``.txt`` files per label. ``labels`` restricts a folder to
+    those sub-folders (e.g. aclImdb's ``neg``, ``pos`` without ``unsup``). An empty text, a
+    missing column or label is a one-line error."""
     path = Path(path)
     if path.is_dir():
         records = _read_folder(path, labels, require_labels)
@@ -65,7 +66,7 @@ def read_records(path: str | Path, text_column: str | Sequence[str] = "text",
                             f"expected one of {sorted(TABLE_FORMATS)} or a folder per label")
         texts = columns_of(text_column)
         reader = {"csv": _read_delimited, "tsv": _read_delimited, "jsonl": _read_jsonl,
-                  "parquet": _read_parquet}[fmt]
+                  "parquet": _read_parquet, "lines": _read_lines}[fmt]
         records = reader(path, texts, label_column if label_column else None, header,
                          require_labels, fmt)
     if not records.texts:
@@ -141,6 +142,21 @@ def _read_jsonl(path: Path, texts: list[str], label: str | None, header: bool,
             out.where.append(f"{path}:{number}:{raw.find(json.dumps(texts[0])) + 1}")
             if out.labels is not None:
                 out.labels.append(str(record[label]).strip())
+    return out
+
+
+def _read_lines(path: Path, texts: list[str], label: str | None, header: bool,
+                require_labels: bool, fmt: str) -> TextRecords:
+    """A ``.txt`` file: one unlabelled text per non-blank line (for prediction)."""
+    if require_labels:
+        raise DataError(f"{path}: a .txt file holds texts without labels (one per line); "
+                        "train from a table or a folder per label")
+    out = TextRecords(path, [], None, [])
+    with path.open(encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if line.strip():
+                out.texts.append(line.rstrip("\n\r"))
+                out.where.append(f"{path}:{number}:1")
     return out
 
 
