@@ -136,9 +136,6 @@ class TextTokenizer:
         """Token strings by id (the spec's ``vocab``)."""
         return [self.tokenizer.id_to_token(i) or "" for i in range(len(self))]
 
-    def token_id(self, token: str) -> int | None:
-        return self.tokenizer.token_to_id(token)
-
     def encode_batch(self, texts: Sequence[str]) -> list[np.ndarray]:
         """One int64 id array per text (no special tokens added)."""
         encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)

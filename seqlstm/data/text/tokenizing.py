@@ -38,9 +38,6 @@ class CharTokenizer:
     def tokens(self) -> list[str]:
         return self.vocab.tokens
 
-    def token_id(self, token: str) -> int | None:
-        return self.vocab.tokens.index(token) if token in self.vocab.tokens else None
-
     def encode_batch(self, texts: Sequence[str]) -> list[np.ndarray]:
         return [self.vocab.encode_counting(t)[0].astype(np.int64) for t in texts]
 
