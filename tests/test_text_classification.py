@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -155,7 +156,12 @@ def test_unseen_test_labels_are_an_error_and_predict_labels_are_reported(tmp_pat
         module(path, test_path=str(test))
     fitted = module(path).spec.extra
     dm = TextClassificationDataModule(str(path), fitted=fitted, predict_path=str(test))
-    dm.setup("predict")
+    logger = logging.getLogger("seqlstm.data.text.classification")
+    logger.addHandler(caplog.handler)  # Hydra runs earlier in the session stop propagation
+    try:
+        dm.setup("predict")
+    finally:
+        logger.removeHandler(caplog.handler)
     assert "neutral" in caplog.text and dm.predict_labels == ["pos", "neutral"]
     assert dm.splits["predict"].targets is None
 
