@@ -41,7 +41,7 @@ LM_RECIPE = ["data=word_lm", "data.seq_len=35", "data.batch_size=20", "data.stat
              "model.encoder.output_dropout=0.2", "model.task_options.next_token.tie_weights=true",
              "model.optimizer._target_=torch.optim.SGD", "model.optimizer.lr=20",
              "trainer.gradient_clip_val=0.25", "trainer.max_epochs=1000",
-             "trainer.val_check_interval=0.25", "callbacks.early_stopping.patience=1000"]
+             "++trainer.val_check_interval=0.25", "callbacks.early_stopping.patience=1000"]
 LM_ROWS = {
     "seqlstm": [],
     "seqlstm + AR/TAR (2, 1)": ["model.task_options.next_token.ar=2",
@@ -128,6 +128,8 @@ def classification(args: argparse.Namespace, work: Path) -> list[list[object]]:
         base = run_runner(python, "text_tfidf.py", ["--data", str(split)],
                           env=thread_env(args.threads))
         recipe = [f"experiment={EXPERIMENT}", f"data.path={path}", *extra, f"seed={args.seed}"]
+        if args.class_budget:
+            recipe.append(f"++trainer.max_time=00:{clock(args.class_budget)}")
         metrics, seconds = run_seqlstm(recipe, work / f"run-{name}", args.threads)
         ours = metrics.get("test/acc")
         rows.append([name, len(parts["train"].texts), len(parts["test"].texts),
@@ -185,8 +187,8 @@ def word_lm(args: argparse.Namespace, work: Path) -> list[list[object]]:
                  f"{args.lm_budget:g}`"])
     for label, extra in LM_ROWS.items():
         print(f"[text] word LM: {label}", file=sys.stderr, flush=True)
-        budget = time.strftime("%H:%M:%S", time.gmtime(args.lm_budget))
-        recipe = [*LM_RECIPE, f"data.path={folder}", *extra, f"trainer.max_time=00:{budget}",
+        recipe = [*LM_RECIPE, f"data.path={folder}", *extra,
+                  f"++trainer.max_time=00:{clock(args.lm_budget)}",
                   f"seed={args.seed}", "test=false"]
         out = work / f"lm-{len(rows)}"
         start = time.perf_counter()
@@ -196,6 +198,11 @@ def word_lm(args: argparse.Namespace, work: Path) -> list[list[object]]:
                      int(metrics.get("step", 0)), round((time.perf_counter() - start) / 60, 1),
                      "`seqlstm-train " + " ".join([*LM_RECIPE, *extra]) + "`"])
     return rows
+
+
+def clock(seconds: float) -> str:
+    """``HH:MM:SS`` of ``seconds`` (for ``trainer.max_time``)."""
+    return time.strftime("%H:%M:%S", time.gmtime(seconds))
 
 
 def final_val_ppl(checkpoint: Path, threads: int) -> float:
@@ -219,6 +226,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--imdb", help="an aclImdb folder (train/ and test/ with pos/ and neg/)")
     p.add_argument("--ag-news", help="a folder with AG News' train.csv and test.csv")
     p.add_argument("--lm-budget", type=float, default=180.0, help="LM training seconds")
+    p.add_argument("--class-budget", type=float, default=None,
+                   help="cap each seqlstm classifier's training at this many seconds")
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--no-write", action="store_true")
