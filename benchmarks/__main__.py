@@ -44,6 +44,9 @@ BENCHMARKS = {
     "learning": ("benchmarks.learning",
                  "learning results against published tables (adding, temporal order, copy, "
                  "tiny shakespeare, JapaneseVowels, MASE)"),
+    "text": ("benchmarks.text",
+             "text classification vs TF-IDF + logistic regression; word LM vs a hand-written "
+             "loop, with AR/TAR and NT-ASGD"),
 }
 
 

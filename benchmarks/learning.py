@@ -42,6 +42,9 @@ ADDING = ("Hochreiter & Schmidhuber 1997, Exp. 4, Table 7; the 0.167 baseline: A
 SHAKESPEARE = ("loss 1.88 (GPT 4 x 128 on CPU, ~3 min); best validation loss 1.4697 (the 6 x 384 "
                "'baby GPT', one A100, ~3 min)")
 NANOGPT = "nanoGPT README (Karpathy), shakespeare_char"
+CHRONO = ("chrono-initialised LSTMs solve the copy task where the default init stays at the "
+          "memoryless baseline (their Fig. 3)")
+CHRONO_SOURCE = "Tallec & Ollivier 2018, \"Can recurrent neural networks warp time?\""
 ROWS = (
     Row("adding-100", "adding problem, T=100, LSTM (test MSE)", "adding_lstm", "test/loss",
         "LSTM solves T=100 after 74,000 training sequences (1 of 2560 test sequences off by "
@@ -59,6 +62,14 @@ ROWS = (
         "memoryless baseline: chance (1/8) on the recalled symbols (cross-entropy "
         "10 log 8 / (T + 20) over all steps)",
         "Arjovsky, Shah & Bengio 2016 (task definition and baseline)"),
+    Row("copy-chrono", "copy task, 10 symbols after 50 blanks, LSTM, chrono init",
+        "copy_lstm", "test/acc", CHRONO, CHRONO_SOURCE, ("model.encoder.init=chrono",)),
+    Row("copy-chrono-100", "copy task, 10 symbols after 100 blanks, LSTM, chrono init",
+        "copy_lstm", "test/acc", CHRONO, CHRONO_SOURCE,
+        ("model.encoder.init=chrono", "data.length=100")),
+    Row("copy-chrono-200", "copy task, 10 symbols after 200 blanks, LSTM, chrono init",
+        "copy_lstm", "test/acc", CHRONO, CHRONO_SOURCE,
+        ("model.encoder.init=chrono", "data.length=200")),
     Row("shakespeare-lstm", "tiny shakespeare held-out loss (nats/char), LSTM",
         "tinyshakespeare_lstm", "test/loss", SHAKESPEARE, NANOGPT,
         budgeted=True),

@@ -28,6 +28,8 @@ class Peer:
     requirements: tuple[str, ...]
     version_of: tuple[str, ...]
     """Distributions whose versions the report names."""
+    torch: bool = True
+    """Install the CPU torch first (a peer without torch, like scikit-learn, skips it)."""
 
     @property
     def venv(self) -> Path:
@@ -47,6 +49,7 @@ PEERS: dict[str, Peer] = {
         Peer("neuralforecast", ("neuralforecast==3.3.0",), ("neuralforecast", "torch")),
         Peer("keras", ("tensorflow-cpu==2.21.0", "keras==3.15.1"),
              ("keras", "tensorflow-cpu", "torch")),
+        Peer("sklearn", ("scikit-learn==1.9.1",), ("scikit-learn",), torch=False),
     )
 }
 
@@ -54,13 +57,18 @@ PEERS: dict[str, Peer] = {
 def ensure_venv(peer: Peer, quiet: bool = True) -> Path:
     """Create ``peer``'s venv if missing or stale; returns its python."""
     marker = peer.venv / ".installed"
-    wanted = json.dumps([TORCH, *peer.requirements])
+    torch = [TORCH] if peer.torch else []
+    wanted = json.dumps([*torch, *peer.requirements])
     if marker.is_file() and marker.read_text() == wanted:
         return peer.python
     base = getattr(sys, "_base_executable", sys.executable)
     subprocess.run([base, "-m", "venv", "--clear", str(peer.venv)], check=True)
     pip = [str(peer.python), "-m", "pip", "install", *(["-q"] if quiet else [])]
     subprocess.run([*pip, "--upgrade", "pip"], check=True)
+    if not peer.torch:
+        subprocess.run([*pip, *peer.requirements], check=True)
+        marker.write_text(wanted)
+        return peer.python
     subprocess.run([*pip, TORCH], check=True)
     # torch stays pinned while the peer installs, so pip cannot swap in another build
     constraint = peer.venv / "torch-constraint.txt"

@@ -13,6 +13,7 @@ from seqlstm.data.shipped import aeon_data_dir
 from seqlstm.errors import ConfigError
 from tests.conftest import FAST
 from tests.helpers.sequence_data import toy_sequences
+from tests.helpers.text_data import write_conll, write_reviews, write_word_lm
 from tests.helpers.timeseries_data import sine
 
 MODELS = sorted(p.stem for p in (config_dir() / "model").glob("*.yaml"))
@@ -50,6 +51,21 @@ def data_overrides(name: str, small_text: Path, tmp_path: Path) -> list[str]:
         folder = commands_folder(tmp_path / "cmd") if name == "audio" \
             else manifest_folder(tmp_path / "manifests")
         return [f"data.path={folder}", "data.batch_size=4"]
+    if name == "text_classification":
+        pytest.importorskip("tokenizers", reason="word tokenizers need seqlstm[text]")
+        return [f"data.path={write_reviews(tmp_path / 'reviews.csv', count=24)}",
+                "data.batch_size=4"]
+    if name == "word_lm":
+        pytest.importorskip("tokenizers", reason="word tokenizers need seqlstm[text]")
+        return [f"data.path={write_word_lm(tmp_path / 'ptb')}", "data.seq_len=8",
+                "data.batch_size=4"]
+    if name == "token_tagging":
+        pytest.importorskip("tokenizers", reason="word tokenizers need seqlstm[text]")
+        return [f"data.path={write_conll(tmp_path / 'train.conll')}", "data.batch_size=4"]
+    if name == "python_docstrings":
+        pytest.importorskip("tokenizers", reason="word tokenizers need seqlstm[text]")
+        return ["data.path.packages=[json,html]", f"data.path.dest={tmp_path}/docs.jsonl",
+                "data.batch_size=4"]
     if name in SYNTHETIC:
         return ["data.length=24", "data.train_size=32", "data.val_size=16", "data.test_size=16",
                 "data.batch_size=8", *SYNTHETIC[name]]
@@ -64,7 +80,7 @@ SYNTHETIC = {"adding": [], "temporal_order": [], "copy": ["data.copy_length=3"],
 #: pairs that are refused on purpose, with the config key the error names
 REFUSED: dict[tuple[str, str], str] = {
     ("bilstm", text): "model.encoder.bidirectional" for text in ("char", "pystdlib",
-                                                                 "tinyshakespeare")
+                                                                 "tinyshakespeare", "word_lm")
 }
 
 

@@ -1,6 +1,7 @@
 """Lightning callbacks that keep runs safe: numerical faults, preemption, exact resume."""
 
+from seqlstm.callbacks.embeddings import PretrainedEmbeddings
 from seqlstm.callbacks.numerics import NumericsGuard
 from seqlstm.callbacks.resume import PreemptionCheckpoint, RandomState
 
-__all__ = ["NumericsGuard", "PreemptionCheckpoint", "RandomState"]
+__all__ = ["NumericsGuard", "PreemptionCheckpoint", "PretrainedEmbeddings", "RandomState"]

@@ -20,8 +20,11 @@ _EXPORTS = {
     "RunningSign": "seqlstm.data.synthetic",
     "SequenceDataModule": "seqlstm.data.sequences.module",
     "TemporalOrder": "seqlstm.data.synthetic",
+    "TextClassificationDataModule": "seqlstm.data.text.classification",
     "TimeSeriesDataModule": "seqlstm.data.series.module",
+    "TokenTaggingDataModule": "seqlstm.data.text.tagging",
     "Vocabulary": "seqlstm.spec",
+    "WordLMDataModule": "seqlstm.data.text.word_lm",
 }
 
 __all__ = sorted(_EXPORTS)

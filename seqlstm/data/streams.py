@@ -112,13 +112,42 @@ class StreamBatches(BatchSequence):
     def __len__(self) -> int:
         return -(-self.stream_len // self.seq_len)
 
-    def batch(self, index: int) -> dict[str, torch.Tensor]:
-        """Batch ``index``: steps ``[index * seq_len, (index + 1) * seq_len)`` of every stream."""
+    def bounds(self, index: int) -> tuple[int, int]:
+        """The ``[begin, end)`` steps of every stream that batch ``index`` holds."""
         begin = index * self.seq_len
-        end = min(begin + self.seq_len, self.stream_len)
+        return begin, min(begin + self.seq_len, self.stream_len)
+
+    def batch(self, index: int) -> dict[str, torch.Tensor]:
+        """Batch ``index``: steps :meth:`bounds` of every stream."""
+        begin, end = self.bounds(index)
         offsets = self.start + torch.arange(self.num_streams) * self.stream_len + begin
         return {**{key: _tensor(a[:, begin:end]) for key, a in self.arrays.items()},
                 "reset": torch.full((self.num_streams,), index == 0), "offset": offsets}
+
+
+class VariableStreamBatches(StreamBatches):
+    """:class:`StreamBatches` whose batches vary in length, as in AWD-LSTM (Merity et al.
+    2018): each batch's length is drawn around ``seq_len`` (with probability 0.95) or around
+    ``seq_len / 2``, from a normal distribution with standard deviation ``spread``, at least
+    ``min_len`` steps. The lengths are drawn once from ``seed``, so a resumed run reads the
+    same batches; batches still continue each other, so the carried state stays valid."""
+
+    def __init__(self, *args: Any, seed: int = 0, spread: float = 5.0, min_len: int = 5,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        rng = np.random.default_rng(seed)
+        starts, position = [], 0
+        while position < self.stream_len:
+            starts.append(position)
+            base = self.seq_len if rng.random() < 0.95 else self.seq_len / 2
+            position += max(min_len, int(rng.normal(base, spread)))
+        self.starts = np.asarray([*starts, self.stream_len], dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.starts) - 1
+
+    def bounds(self, index: int) -> tuple[int, int]:
+        return int(self.starts[index]), int(self.starts[index + 1])
 
 
 class SeriesStreams(BatchSequence):

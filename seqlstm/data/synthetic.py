@@ -12,6 +12,9 @@ same seed gives the same sequences in every run and the splits never share a seq
   them after a delimiter (only the recall steps are scored).
 * :class:`RunningSign`: a tagging task of variable length: label each step by the sign of the
   running sum of the inputs so far.
+
+Each spec states its dependency range as ``extra["max_delay"]`` (the sequence length), which
+``model.encoder.init=chrono`` takes when ``model.encoder.max_delay`` is null.
 """
 
 from __future__ import annotations
@@ -112,7 +115,7 @@ class AddingProblem(SyntheticDataModule):
     @property
     def spec(self) -> DataSpec:
         return DataSpec(input_kind="real", target_kind="real", input_size=2, output_size=1,
-                        horizon=1, extra={"baseline_mse": 1 / 6})
+                        horizon=1, extra={"baseline_mse": 1 / 6, "max_delay": self.length})
 
 
 class TemporalOrder(SyntheticDataModule):
@@ -157,7 +160,8 @@ class TemporalOrder(SyntheticDataModule):
         labels = ["".join("XY"[(c >> (relevant - 1 - k)) & 1] for k in range(relevant))
                   for c in range(self.num_classes)]
         return DataSpec(input_kind="real", target_kind="class", input_size=len(self.SYMBOLS),
-                        output_size=self.num_classes, labels=labels)
+                        output_size=self.num_classes, labels=labels,
+                        extra={"max_delay": self.length})
 
 
 class CopyTask(SyntheticDataModule):
@@ -191,7 +195,7 @@ class CopyTask(SyntheticDataModule):
         labels = [chr(ord("A") + i) if i < 26 else str(i) for i in range(self.num_symbols)]
         return DataSpec(input_kind="real", target_kind="step_class",
                         input_size=self.num_symbols + 2, output_size=self.num_symbols,
-                        labels=labels)
+                        labels=labels, extra={"max_delay": self.length + 2 * self.copy_length})
 
 
 class RunningSign(SyntheticDataModule):
@@ -220,7 +224,8 @@ class RunningSign(SyntheticDataModule):
     @property
     def spec(self) -> DataSpec:
         return DataSpec(input_kind="real", target_kind="step_class", input_size=1,
-                        output_size=2, variable_length=True, labels=["negative", "positive"])
+                        output_size=2, variable_length=True, labels=["negative", "positive"],
+                        extra={"max_delay": self.length})
 
 
 def save_inputs(path: str | Path, inputs: np.ndarray, lengths: np.ndarray | None = None) -> None:

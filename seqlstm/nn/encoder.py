@@ -22,6 +22,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqlstm.errors import ConfigError, check_int, check_number
 from seqlstm.nn.dropout import make_dropout
+from seqlstm.nn.init import check_init, chrono_init
 
 #: LSTM state is ``(h, c)``; GRU and RNN state is ``h``.
 HiddenState = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
@@ -51,10 +52,15 @@ class EncoderConfig:
     """DropConnect on the hidden-to-hidden weights (AWD-LSTM), resampled every forward."""
     proj_size: int = 0
     """LSTM only: project each layer's hidden state to this size (0 = no projection)."""
+    init: str = "default"
+    """Gate biases: ``default`` (forget bias 1) or ``chrono`` (see :mod:`seqlstm.nn.init`)."""
+    max_delay: int | None = None
+    """Chrono init: the longest dependency in steps (None: the task takes it from the data)."""
 
     def __post_init__(self) -> None:
         if self.cell not in CELLS:
             raise ConfigError("cell", f"one of {sorted(CELLS)}", self.cell)
+        check_init(self.init, self.cell, self.max_delay)
         check_int("hidden_size", self.hidden_size, 1)
         check_int("num_layers", self.num_layers, 1)
         check_int("proj_size", self.proj_size, 0)
@@ -165,6 +171,11 @@ class RecurrentEncoder(nn.Module):
         self.layers = nn.ModuleList(RecurrentLayer(width, config) for width in widths)
         self.between = make_dropout(config.dropout, config.dropout_kind)
         self.output_dropout = make_dropout(config.output_dropout, config.dropout_kind)
+        if config.init == "chrono":
+            if config.max_delay is None:
+                raise ConfigError("max_delay", "an integer >= 3 for init=chrono (this data "
+                                  "states no dependency range)", None)
+            chrono_init(self, config.cell, config.max_delay)
         # a parameterless multi-layer RNN (on the meta device, not a submodule: it owns no
         # state) that functional_call runs with the layers' own weights
         self.__dict__["fused"] = fused_rnn(input_size, config) if can_fuse(config) else None

@@ -74,6 +74,8 @@ class SequenceTask(L.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         self.spec = DataSpec.from_dict(dict(spec))
+        if encoder.get("init") == "chrono" and encoder.get("max_delay") is None:
+            encoder = {**encoder, "max_delay": self.spec.extra.get("max_delay")}
         try:
             config = EncoderConfig(**encoder)
         except ConfigError as err:

@@ -24,6 +24,7 @@ from seqlstm.nn import POOLINGS, HiddenState, PooledHead, StepHead
 from seqlstm.spec import IGNORE_INDEX, SPLITS
 from seqlstm.tasks.base import Batch, SequenceTask
 from seqlstm.tasks.figures import confusion_matrix
+from seqlstm.tasks.spans import SpanScores, is_bio
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -180,10 +181,34 @@ class Classifier(LabelTask):
 
 
 class Tagger(LabelTask):
-    """One label per step: encoder -> linear at every step. Padded steps are not scored."""
+    """One label per step: encoder -> linear at every step. Padded steps are not scored.
+
+    With BIO labels (``O``, ``B-X``, ``I-X``) validation and test also log span-level
+    ``span_precision``, ``span_recall`` and ``span_f1`` (:mod:`seqlstm.tasks.spans`).
+    """
 
     target_kind = "step_class"
     option_key = "step_class"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        bio = is_bio(self.labels)
+        self.val_spans = SpanScores(self.labels) if bio else None
+        self.test_spans = SpanScores(self.labels) if bio else None
+
+    def update_metrics(self, metrics: MetricCollection, outputs: torch.Tensor, batch: Batch,
+                       loss: torch.Tensor) -> None:
+        super().update_metrics(metrics, outputs, batch, loss)
+        spans = getattr(self, f"{self._stage(metrics)}_spans", None)
+        if spans is not None:
+            spans.update(outputs.argmax(-1).detach(), batch["targets"])  # (B, T) ids
+
+    def log_epoch_metrics(self, stage: str) -> None:
+        super().log_epoch_metrics(stage)
+        spans = getattr(self, f"{stage}_spans", None)
+        if spans is not None and spans.update_called:
+            self.log_dict({f"{stage}/{k}": v for k, v in spans.compute().items()})
+            spans.reset()
 
     def build_head(self) -> nn.Module:
         return StepHead(self.encoder.output_size, self.spec.output_size)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -9,14 +10,18 @@ from torch import nn
 from torchmetrics import MetricCollection
 
 from seqlstm.errors import ConfigError, DataError, check_int, check_number
-from seqlstm.nn import StepHead, TiedDecoder
+from seqlstm.nn import HiddenState, StepHead, TiedDecoder
 from seqlstm.spec import IGNORE_INDEX, Vocabulary
+from seqlstm.tasks.averaging import ParameterAverage, activation_penalty
 from seqlstm.tasks.base import Batch, SequenceTask
 from seqlstm.tasks.figures import loss_by_position
 from seqlstm.tasks.metrics import BitsPerCharacter, Perplexity
+from seqlstm.tokens import EOS, TextTokenizer
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+log = logging.getLogger(__name__)
 
 
 class LanguageModel(SequenceTask):
@@ -24,12 +29,26 @@ class LanguageModel(SequenceTask):
 
     Args:
         tie_weights: share the embedding matrix with the output layer.
+        ar, tar: AWD-LSTM's activation and temporal activation regularisation (alpha, beta)
+            on the encoder's outputs in training (:func:`~seqlstm.tasks.averaging.
+            activation_penalty`); 0 turns each off.
+        nt_asgd: the non-monotone interval of NT-ASGD (AWD-LSTM uses 5; use it with
+            ``torch.optim.SGD``): once the validation loss fails to beat the best of the checks
+            more than that many checks ago, a running average of the weights starts, and
+            evaluation and checkpoints' test use it. None: off.
         **kwargs: see :class:`SequenceTask`.
     """
 
-    def __init__(self, *args: Any, tie_weights: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, tie_weights: bool = False, ar: float = 0.0,
+                 tar: float = 0.0, nt_asgd: int | None = None, **kwargs: Any) -> None:
         self.tie_weights = tie_weights
         super().__init__(*args, **kwargs)
+        for key, value in (("ar", ar), ("tar", tar)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ConfigError(f"model.task_options.next_token.{key}", "a number >= 0", value)
+        self.ar, self.tar = float(ar), float(tar)
+        self._outputs: torch.Tensor | None = None
+        self.average = ParameterAverage(self, nt_asgd) if nt_asgd is not None else None
         if self.encoder.config.bidirectional:
             raise ConfigError("model.encoder.bidirectional", "false for a language model (a "
                               "backward direction would read the tokens it predicts)", True)
@@ -42,10 +61,50 @@ class LanguageModel(SequenceTask):
             return TiedDecoder(self.embedding, self.encoder.output_size)
         return StepHead(self.encoder.output_size, self.spec.output_size)
 
+    def forward(self, inputs: torch.Tensor, state: HiddenState | None = None,
+                lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, HiddenState]:
+        features, state = self.features(inputs, state, lengths)  # (B, T, H)
+        if self.training and (self.ar or self.tar):
+            self._outputs = features  # for AR/TAR in the loss of this batch
+        return self.head(features), state
+
     def loss(self, outputs: torch.Tensor, batch: Batch) -> torch.Tensor:
         # outputs: (B, T, V) logits; targets: (B, T) with IGNORE_INDEX where not scored
-        return nn.functional.cross_entropy(outputs.flatten(0, 1), batch["targets"].flatten(),
+        loss = nn.functional.cross_entropy(outputs.flatten(0, 1), batch["targets"].flatten(),
                                            ignore_index=IGNORE_INDEX)
+        if self.training and self._outputs is not None:
+            loss = loss + activation_penalty(self._outputs, self.ar, self.tar)
+            self._outputs = None
+        return loss
+
+    # -- NT-ASGD: average the weights once validation stops improving -----------------------
+    def on_train_batch_end(self, outputs: Any, batch: Batch, batch_idx: int) -> None:
+        if self.average is not None:
+            self.average.update()
+
+    def on_validation_epoch_start(self) -> None:
+        if self.average is not None:
+            self.average.swap()  # evaluate with the averaged weights
+
+    def on_validation_epoch_end(self) -> None:
+        super().on_validation_epoch_end()
+        if self.average is None:
+            return
+        self.average.swap()
+        if (not self.trainer.sanity_checking and self.val_loss.update_called
+                and self.average.observe(float(self.val_loss.compute()))):
+            log.info("NT-ASGD: validation loss stopped improving at epoch %d; averaging "
+                         "the weights from now on", self.current_epoch)
+        self.log("val/asgd_averaging", float(self.average.averaging))
+
+    def on_test_epoch_start(self) -> None:
+        if self.average is not None:
+            self.average.swap()
+
+    def on_test_epoch_end(self) -> None:
+        super().on_test_epoch_end()
+        if self.average is not None:
+            self.average.swap()
 
     def batch_weight(self, batch: Batch) -> int:
         return int((batch["targets"] != IGNORE_INDEX).sum())
@@ -73,7 +132,12 @@ class LanguageModel(SequenceTask):
 
     # -- generation -----------------------------------------------------------------------
     @property
-    def vocabulary(self) -> Vocabulary:
+    def vocabulary(self) -> Vocabulary | TextTokenizer:
+        """The codec of the model's tokens: the character vocabulary, or the word/subword
+        tokenizer that ``spec.extra["tokenizer"]`` carries."""
+        tokenizer = self.spec.extra.get("tokenizer")
+        if tokenizer and tokenizer.get("kind") != "char":
+            return TextTokenizer.from_extra(tokenizer)
         if not self.spec.vocab:
             raise DataError("this model's data spec carries no vocabulary")
         return Vocabulary(self.spec.vocab)
@@ -101,9 +165,10 @@ class LanguageModel(SequenceTask):
         return torch.cat(tokens, dim=1) if tokens else prompt.new_empty(prompt.size(0), 0)
 
     def default_prompt(self) -> str:
-        """A newline when the vocabulary has one, else its last token."""
+        """A newline (or the ``<eos>`` of word corpora) when the vocabulary has one, else its
+        last token."""
         vocab = self.spec.vocab or []
-        return "\n" if "\n" in vocab else vocab[-1]
+        return next((t for t in ("\n", EOS) if t in vocab), vocab[-1])
 
     def generate_text(self, prompt: str, length: int, num_samples: int = 1,
                       seed: int | None = None, **sampling: Any) -> list[str]:
@@ -113,16 +178,28 @@ class LanguageModel(SequenceTask):
         check_int("num_samples", num_samples, 1)
         check_int("length", length, 0)
         vocabulary = self.vocabulary
-        try:
-            ids = vocabulary.encode(prompt, unknown="error")
-        except DataError as err:
-            raise DataError(f"prompt: {err}") from None
+        if isinstance(vocabulary, TextTokenizer):
+            ids = vocabulary.encode_batch([prompt])[0]
+            if not len(ids) or (ids == vocabulary.unk_id).any():
+                raise DataError(f"prompt: {prompt!r} has tokens outside the vocabulary (or "
+                                "none at all)")
+        else:
+            try:
+                ids = vocabulary.encode(prompt, unknown="error")
+            except DataError as err:
+                raise DataError(f"prompt: {err}") from None
         prompt_ids = torch.as_tensor(ids.astype("int64")).unsqueeze(0).repeat(num_samples, 1)
         generator = None
         if seed is not None:
             generator = torch.Generator(device=self.device).manual_seed(seed)
         out = self.generate(prompt_ids, length, generator=generator, **sampling)
-        return [vocabulary.decode(row) for row in out.cpu().numpy()]
+        if not isinstance(vocabulary, TextTokenizer):
+            return [vocabulary.decode(row) for row in out.cpu().numpy()]
+        # words and subwords: decode prompt + continuation, so the spacing between them is the
+        # tokenizer's; the continuation is what follows the decoded prompt
+        head = vocabulary.decode(ids)
+        return [vocabulary.decode([*ids, *row])[len(head):].replace(f" {EOS}", "\n")
+                for row in out.cpu().numpy()]
 
 
 def check_sampling(temperature: float, top_k: int | None, top_p: float | None) -> None:

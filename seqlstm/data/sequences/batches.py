@@ -93,3 +93,11 @@ class LengthBuckets(torch.utils.data.Sampler[list[int]]):
             batches.extend(b.tolist() for b in chunk.split(self.batch_size))
         for i in torch.randperm(len(batches), generator=generator).tolist():
             yield batches[i]
+
+
+def bucketed_loader(dataset: PaddedSequences, batch_size: int, seed: int = 0,
+                    num_workers: int = 0) -> torch.utils.data.DataLoader:
+    """A training loader of :class:`LengthBuckets` batches over ``dataset``."""
+    sampler = LengthBuckets(dataset.lengths, batch_size, seed=seed)
+    return torch.utils.data.DataLoader(dataset, batch_sampler=sampler, collate_fn=keep_batch,
+                                       num_workers=num_workers)

@@ -1,0 +1,109 @@
+"""A hand-written word-level LM loop in the style of pytorch/examples ``word_language_model``
+(``batchify``, ``repackage_hidden``, SGD with gradient clipping, tied weights), trained for a
+wall-time budget; prints one JSON line with the validation perplexity of the final weights.
+Reads the ``.npy`` token ids of each split (``--data DIR`` with train/val/test.npy)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from common import set_torch_threads
+from torch import nn
+
+
+class RNNModel(nn.Module):
+    """Embedding -> dropout -> LSTM -> dropout -> decoder tied to the embedding."""
+
+    def __init__(self, vocab: int, size: int, layers: int, dropout: float) -> None:
+        super().__init__()
+        self.drop = nn.Dropout(dropout)
+        self.encoder = nn.Embedding(vocab, size)
+        self.rnn = nn.LSTM(size, size, layers, dropout=dropout, batch_first=True)
+        self.decoder = nn.Linear(size, vocab)
+        self.decoder.weight = self.encoder.weight
+        nn.init.uniform_(self.encoder.weight, -0.1, 0.1)
+        nn.init.zeros_(self.decoder.bias)
+
+    def forward(self, ids, hidden):
+        out, hidden = self.rnn(self.drop(self.encoder(ids)), hidden)  # (B, T, H)
+        return self.decoder(self.drop(out)), hidden
+
+
+def batchify(ids: np.ndarray, streams: int) -> torch.Tensor:
+    """``(N,)`` -> ``(streams, N // streams)``: contiguous streams side by side."""
+    n = len(ids) // streams
+    return torch.from_numpy(ids[: n * streams].astype(np.int64)).view(streams, n)
+
+
+def repackage(hidden):
+    return tuple(h.detach() for h in hidden)
+
+
+@torch.no_grad()
+def evaluate(model, data: torch.Tensor, bptt: int) -> float:
+    model.eval()
+    hidden, total, count = None, 0.0, 0
+    for i in range(0, data.size(1) - 1, bptt):
+        x, y = data[:, i : i + bptt], data[:, i + 1 : i + 1 + bptt]
+        x = x[:, : y.size(1)]
+        logits, hidden = model(x, hidden)
+        total += nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten(),
+                                             reduction="sum").item()
+        count += y.numel()
+    model.train()
+    return total / count
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--data", required=True)
+    p.add_argument("--budget", type=float, required=True, help="training seconds")
+    p.add_argument("--size", type=int, default=200)
+    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--dropout", type=float, default=0.2)
+    p.add_argument("--lr", type=float, default=20.0)
+    p.add_argument("--clip", type=float, default=0.25)
+    p.add_argument("--bptt", type=int, default=35)
+    p.add_argument("--batch", type=int, default=20)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=1234)
+    args = p.parse_args()
+    set_torch_threads(args.threads)
+    torch.manual_seed(args.seed)
+    folder = Path(args.data)
+    train = batchify(np.load(folder / "train.npy"), args.batch)
+    val = batchify(np.load(folder / "val.npy"), 1)  # one stream, as seqlstm's stateful eval
+    vocab = int(json.loads((folder / "meta.json").read_text())["vocab_size"])
+    model = RNNModel(vocab, args.size, args.layers, args.dropout)
+    optimizer = torch.optim.SGD(model.parameters(), lr=args.lr)
+    start, steps, epochs = time.perf_counter(), 0, 0
+    while time.perf_counter() - start < args.budget:
+        hidden = None
+        for i in range(0, train.size(1) - 1, args.bptt):
+            x, y = train[:, i : i + args.bptt], train[:, i + 1 : i + 1 + args.bptt]
+            x = x[:, : y.size(1)]
+            hidden = repackage(hidden) if hidden is not None else None
+            logits, hidden = model(x, hidden)
+            loss = nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten())
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), args.clip)
+            optimizer.step()
+            steps += 1
+            if time.perf_counter() - start >= args.budget:
+                break
+        epochs += 1
+    seconds = time.perf_counter() - start
+    val_loss = evaluate(model, val, args.bptt)
+    print(json.dumps({"val_ppl": math.exp(val_loss), "val_loss": val_loss, "steps": steps,
+                      "epochs": epochs, "train_seconds": seconds, "torch": torch.__version__}))
+
+
+if __name__ == "__main__":
+    main()

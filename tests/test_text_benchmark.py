@@ -1,0 +1,30 @@
+"""The text benchmark's corpora: speaker attribution and PTB-style word files."""
+
+from __future__ import annotations
+
+import json
+
+from benchmarks.text import data_kwargs, speakers_corpus, word_corpus
+
+PLAY = ("ROMEO:\nBut soft, what light.\n\nJULIET:\nAy me.\nO Romeo.\n\nROMEO:\nShe speaks.\n\n"
+        "NURSE:\nAnon!\n")
+
+
+def test_speakers_keep_the_most_frequent(tmp_path):
+    (tmp_path / "play.txt").write_text(PLAY)
+    path = speakers_corpus(tmp_path / "play.txt", tmp_path / "s.jsonl", top=2)
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [r["label"] for r in rows] == ["ROMEO", "JULIET", "ROMEO"]
+    assert rows[1]["text"] == "Ay me. O Romeo."
+
+
+def test_word_corpus_is_ptb_style(tmp_path):
+    (tmp_path / "play.txt").write_text("\n".join(["The cat, the dog."] * 18 + ["A zebra!"] * 2))
+    folder = word_corpus(tmp_path / "play.txt", tmp_path / "words", vocab=7)
+    assert (folder / "ptb.train.txt").read_text().splitlines()[0] == "the cat , the dog ."
+    assert (folder / "ptb.test.txt").read_text().split() == ["<unk>", "<unk>", "<unk>"]
+
+
+def test_data_overrides_become_keyword_arguments():
+    assert data_kwargs(["data.header=false", "data.text_column=[1,2]", "data.labels=[neg, pos]"]
+                       ) == {"header": False, "text_column": ["1", "2"], "labels": ["neg", "pos"]}
