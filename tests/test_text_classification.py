@@ -148,7 +148,8 @@ def test_bad_tables_name_file_line_and_column(tmp_path):
         module(lines)
 
 
-def test_unseen_test_labels_are_an_error_and_predict_labels_are_reported(tmp_path, caplog):
+def test_unseen_test_labels_are_an_error_and_predict_labels_are_reported(tmp_path, caplog,
+                                                                         monkeypatch):
     path = write_reviews(tmp_path / "r.csv")
     test = tmp_path / "t.csv"
     test.write_text("text,label\ngreat,pos\nmeh,neutral\n")
@@ -157,7 +158,9 @@ def test_unseen_test_labels_are_an_error_and_predict_labels_are_reported(tmp_pat
     fitted = module(path).spec.extra
     dm = TextClassificationDataModule(str(path), fitted=fitted, predict_path=str(test))
     logger = logging.getLogger("seqlstm.data.text.classification")
-    logger.addHandler(caplog.handler)  # Hydra runs earlier in the session stop propagation
+    # Hydra runs earlier in the session stop propagation, or disable existing loggers
+    monkeypatch.setattr(logger, "disabled", False)
+    logger.addHandler(caplog.handler)
     try:
         dm.setup("predict")
     finally:

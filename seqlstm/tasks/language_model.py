@@ -61,6 +61,8 @@ class LanguageModel(SequenceTask):
             return TiedDecoder(self.embedding, self.encoder.output_size)
         return StepHead(self.encoder.output_size, self.spec.output_size)
 
+    forward_is_head_of_encoder = True  # forward only keeps the features for AR/TAR
+
     def forward(self, inputs: torch.Tensor, state: HiddenState | None = None,
                 lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, HiddenState]:
         features, state = self.features(inputs, state, lengths)  # (B, T, H)

@@ -24,7 +24,7 @@ import numpy as np
 from seqlstm.data.download import download
 from seqlstm.data.streams import StreamLoader, VariableStreamBatches, rank_of
 from seqlstm.data.text.char import CharDataModule
-from seqlstm.data.text.corpus import read_text
+from seqlstm.data.text.corpus import iter_text
 from seqlstm.data.text.tokenizing import (
     Tokenizer,
     build_tokenizer,
@@ -163,7 +163,7 @@ class WordLMDataModule(CharDataModule):
 
 
 def _read(file: Path) -> str:
-    text = read_text(file)
+    text = "".join(iter_text(file))
     if not text.strip():
         raise DataError(f"{file}: empty file")
     return text
