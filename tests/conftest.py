@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -32,6 +33,19 @@ FAST = [
 FAST_WITH_CALLBACKS = [*FAST, "~callbacks.rich_progress_bar"]
 
 torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def fresh_logging():
+    """Each test starts with seqlstm's loggers as a fresh process has them: runs in this
+    process (Hydra's logging config, ``quiet=true``) change levels, disable loggers and stop
+    propagation, which would hide the records ``caplog`` checks in later tests."""
+    logging.disable(logging.NOTSET)
+    for name, logger in list(logging.Logger.manager.loggerDict.items()):
+        if name.startswith("seqlstm") and isinstance(logger, logging.Logger):
+            logger.disabled, logger.propagate = False, True
+            logger.setLevel(logging.NOTSET)
+    yield
 
 
 @pytest.fixture
