@@ -83,8 +83,9 @@ BAD_INPUTS = [
      "config key 'model.encoder.output_dropout' must be a number in [0, 1), got 1.0"),
     (["model.encoder.dropout=0.5"], "config key 'model.encoder.dropout' must be 0 with "
      "num_layers=1"),
-    (["model.encoder.hiden_size=8"], "Key 'hiden_size' is not in struct"),
-    (["model=lsmt"], "Could not find 'model/lsmt'"),
+    (["model.encoder.hiden_size=8"], "error: seqlstm-train has no config key "
+     "'model.encoder.hiden_size'; did you mean 'model.encoder.hidden_size'?"),
+    (["model=lsmt"], "error: seqlstm-train has no model option 'lsmt'; did you mean 'lstm'?"),
     (["model._target_=os.system"],
      "config key 'model._target_' must be an importable subclass of seqlstm.tasks.base."
      "SequenceTask, got 'os.system'"),
