@@ -30,6 +30,7 @@ from seqlstm.nn import EncoderConfig, HiddenState, RecurrentEncoder, embedding_d
 from seqlstm.spec import DataSpec
 from seqlstm.targets import qualified_name, resolve_class
 from seqlstm.tasks.stateful import StatefulMixin
+from seqlstm.tasks.versions import stamp_format
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -233,6 +234,7 @@ class SequenceTask(StatefulMixin, L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint[CHECKPOINT_TASK_KEY] = qualified_name(type(self))
+        stamp_format(checkpoint)
         self.save_carried_state(checkpoint)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
