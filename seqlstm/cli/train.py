@@ -126,7 +126,9 @@ def write_training_record(trainer: L.Trainer, metrics: dict[str, float]) -> None
     if not trainer.is_global_zero:
         return
     early = trainer.early_stopping_callback
+    batches = trainer.num_training_batches
     record = {"optimizer_steps": int(trainer.global_step), "epochs": int(trainer.current_epoch),
+              "batches_per_epoch": batches if isinstance(batches, int) else None,
               "validated": any(name.startswith("val/") for name in metrics),
               "stopped_early": bool(early is not None and early.stopped_epoch),
               "interrupted": bool(trainer.interrupted), "metrics": metrics}
