@@ -77,7 +77,7 @@ def tiny_sequences(tmp_path):
 def test_an_epoch_of_one_step_trains_min_steps_and_waits_in_steps(compose_train,
                                                                    tiny_sequences, tmp_path):
     cfg = compose_train("data=sequences", f"data.path={tiny_sequences}", "data.batch_size=32",
-                        *TINY, "trainer.max_epochs=3", "callbacks.min_steps.min_steps=12",
+                        *TINY, "callbacks.min_steps.min_steps=12",
                         "callbacks.early_stopping.patience_steps=8",
                         "callbacks.early_stopping.min_steps=12", "test=false")
     with pytest.warns(UserWarning) as warnings:

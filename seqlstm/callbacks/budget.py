@@ -107,14 +107,16 @@ class StepEarlyStopping(EarlyStopping):
 
 
 class MinimumSteps(L.Callback):
-    """Train at least ``min_steps`` optimiser steps when ``trainer.max_epochs`` would stop
-    sooner because the training split is small (an epoch of one step), by raising the epoch
-    limit; also warn about splits too small to trust. An epoch capped with
+    """Train at least ``min_steps`` optimiser steps when the training split fits in at most
+    ``small_epoch`` batches (an epoch of one step) and the default ``trainer.max_epochs`` would
+    stop sooner, by raising the epoch limit; also warn about splits too small to trust. A
+    ``trainer.max_epochs`` given on the command line, an epoch capped with
     ``trainer.limit_train_batches``, a ``trainer.max_steps`` or a debug run is left as set."""
 
-    def __init__(self, min_steps: int = 300) -> None:
+    def __init__(self, min_steps: int = 300, small_epoch: int = 2) -> None:
         check_int("callbacks.min_steps.min_steps", min_steps, 0)
-        self.min_steps = min_steps
+        check_int("callbacks.min_steps.small_epoch", small_epoch, 1)
+        self.min_steps, self.small_epoch = min_steps, small_epoch
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         warn_small_splits(trainer)
@@ -123,7 +125,8 @@ class MinimumSteps(L.Callback):
                 or trainer.max_steps not in (-1, None) or loop.max_epochs in (-1, None):
             return
         per_epoch = steps_per_epoch(trainer)
-        if per_epoch * loop.max_epochs >= self.min_steps:
+        if per_epoch > self.small_epoch or per_epoch * loop.max_epochs >= self.min_steps or \
+                max_epochs_given():
             return
         epochs = math.ceil(self.min_steps / per_epoch)
         rank_zero_warn(f"the training split gives {per_epoch} optimiser step(s) per epoch: "
@@ -132,6 +135,16 @@ class MinimumSteps(L.Callback):
                        f"callbacks.min_steps.min_steps={self.min_steps} (set it to 0 to keep "
                        "max_epochs)")
         loop.max_epochs = epochs
+
+
+def max_epochs_given() -> bool:
+    """Whether this Hydra run's command line sets ``trainer.max_epochs``."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return False
+    overrides = HydraConfig.get().overrides.task
+    return any(o.lstrip("+~").startswith("trainer.max_epochs=") for o in overrides)
 
 
 def warn_small_splits(trainer: L.Trainer) -> None:
