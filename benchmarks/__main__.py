@@ -22,6 +22,9 @@ BENCHMARKS = {
     "generation": ("benchmarks.generation_speed",
                    "generation chars/s: carried state vs re-reading a window per character "
                    "(torch, and the Keras example with --keras)"),
+    "fuzz": ("benchmarks.fuzz",
+             "property-based fuzzing counts: cases read and refused by name per reader and "
+             "config group (Hypothesis long profile)"),
     "learning": ("benchmarks.learning",
                  "learning results against published tables (adding, temporal order, copy, "
                  "tiny shakespeare, JapaneseVowels, MASE)"),
