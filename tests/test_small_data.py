@@ -102,3 +102,31 @@ def test_patience_counts_steps_between_checks():
     Trainer.num_training_batches = Trainer.val_check_batch = 100
     stopper.on_train_start(Trainer(), None)
     assert stopper.patience == max(5, math.ceil(200 / 100))
+
+
+def test_unwritable_run_folder_is_refused_by_name(tmp_path):
+    from seqlstm.cli.folders import check_run_folder
+    from seqlstm.errors import DataError
+
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    with pytest.raises(DataError, match=r"file\.txt/run: the run folder cannot be written "
+                                        r"\(Not a directory\)"):
+        check_run_folder(blocker / "run", resuming=False)
+
+
+def test_a_second_run_in_the_same_folder_is_refused(tmp_path):
+    from seqlstm.cli.folders import check_run_folder
+    from seqlstm.errors import ConfigError
+
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "last.ckpt").write_bytes(b"")
+    with pytest.raises(ConfigError) as error:
+        check_run_folder(tmp_path, resuming=False)
+    assert str(error.value) == (
+        f"config key 'hydra.run.dir' must be a folder no other run has written to (it holds "
+        f"checkpoints/last.ckpt: resume that run with ckpt_path={tmp_path}, or choose another "
+        f"folder), got '{tmp_path}'")
+    check_run_folder(tmp_path, resuming=True)  # a resume may
+    (tmp_path / "hpc_ckpt_1.ckpt").write_bytes(b"")
+    check_run_folder(tmp_path, resuming=False)  # so may a SLURM requeue

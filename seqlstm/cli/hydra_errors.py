@@ -60,7 +60,7 @@ def one_line_errors(script: str, argv: Sequence[str]) -> Iterator[None]:
 def _translated(func: Callable[[], Any], script: str, argv: Sequence[str]) -> Any:
     try:
         return func()
-    except (HydraException, OmegaConfBaseException, ValueError) as err:
+    except (HydraException, OmegaConfBaseException, ValueError, OSError) as err:
         if getattr(err, FROM_TASK, False) or os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
         print(f"error: {error_line(err, script, argv)}", file=sys.stderr)
@@ -75,6 +75,9 @@ def error_line(err: BaseException, script: str, argv: Sequence[str]) -> str:
         return _missing_config(err, script)
     if isinstance(err, OverrideParseException):
         return _bad_override(err, argv)
+    if isinstance(err, OSError):  # Hydra writing .hydra/ into the run folder
+        return (f"cannot write {err.filename or 'the run folder'} ({err.strerror or err}); "
+                "point hydra.run.dir at a writable folder with free space")
     cause = err.__cause__
     key = re.match(r"Could not override '([^']+)'", str(err))
     if key and isinstance(cause, OmegaConfBaseException) and cause.parent_node is not None:

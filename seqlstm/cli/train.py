@@ -21,6 +21,7 @@ from seqlstm.cli.builders import (
     build_trainer,
     data_record,
 )
+from seqlstm.cli.folders import check_run_folder
 from seqlstm.cli.resume import resolve_ckpt_path
 from seqlstm.configs import plain
 from seqlstm.errors import ConfigError
@@ -52,6 +53,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
                                   Path(cfg.paths.log_dir) / cfg.task_name / "runs")
     if ckpt_path:
         read_checkpoint(ckpt_path)  # refuse a foreign or unsafe file before any heavy work
+    check_run_folder(cfg.paths.output_dir, resuming=bool(ckpt_path))
     quiet = bool(cfg.get("quiet"))
     if quiet:
         quiet_libraries()
