@@ -77,8 +77,7 @@ def tiny_sequences(tmp_path):
 def test_an_epoch_of_one_step_trains_min_steps_and_waits_in_steps(compose_train,
                                                                    tiny_sequences, tmp_path):
     cfg = compose_train("data=sequences", f"data.path={tiny_sequences}", "data.batch_size=32",
-                        *TINY, "callbacks.min_steps.min_steps=12",
-                        "callbacks.early_stopping.patience_steps=8",
+                        *TINY, "callbacks.early_stopping.patience_steps=8",
                         "callbacks.early_stopping.min_steps=12", "test=false")
     with pytest.warns(UserWarning) as warnings:
         command(cfg)
@@ -96,6 +95,8 @@ def test_patience_counts_steps_between_checks():
         enable_validation, num_val_batches, num_training_batches = True, [1], 1
         accumulate_grad_batches, val_check_batch, check_val_every_n_epoch, max_steps = \
             1, 1, 1, -1
+        train_dataloader = val_dataloaders = None
+        fast_dev_run = True  # leaves max_epochs alone
 
     stopper.on_train_start(Trainer(), None)
     assert stopper.patience == 200

@@ -1,9 +1,8 @@
 """Lightning callbacks that keep runs safe: numerical faults, preemption, exact resume, budgets
 that hold on small data."""
 
-from seqlstm.callbacks.budget import MinimumSteps, StepEarlyStopping
+from seqlstm.callbacks.budget import StepEarlyStopping
 from seqlstm.callbacks.numerics import NumericsGuard
 from seqlstm.callbacks.resume import PreemptionCheckpoint, RandomState
 
-__all__ = ["MinimumSteps", "NumericsGuard", "PreemptionCheckpoint", "RandomState",
-           "StepEarlyStopping"]
+__all__ = ["NumericsGuard", "PreemptionCheckpoint", "RandomState", "StepEarlyStopping"]

@@ -64,20 +64,25 @@ class StepEarlyStopping(EarlyStopping):
     Training stops once ``monitor`` has not improved for ``patience`` validation checks *and*
     ``patience_steps`` optimiser steps, and never before ``min_steps`` steps; with validation
     every epoch of 200 steps that is Lightning's rule, with one step per epoch (a small split) it
-    waits ``patience_steps`` steps. A check without ``monitor`` logged (no validation yet) is
-    skipped; when validation never runs, early stopping is off and says why.
+    waits ``patience_steps`` steps. When epochs have at most ``small_epoch`` steps it also raises
+    the default ``trainer.max_epochs`` to train ``min_steps`` (:func:`extend_tiny_epochs`), and
+    it warns about splits too small to trust. A check without ``monitor`` logged (no validation
+    yet) is skipped; when validation never runs, early stopping is off and says why.
     """
 
     def __init__(self, monitor: str = "val/loss", patience: int = 5, patience_steps: int = 200,
-                 min_steps: int = 300, **kwargs: Any) -> None:
+                 min_steps: int = 300, small_epoch: int = 2, **kwargs: Any) -> None:
         check_int("callbacks.early_stopping.patience_steps", patience_steps, 0)
         check_int("callbacks.early_stopping.min_steps", min_steps, 0)
+        check_int("callbacks.early_stopping.small_epoch", small_epoch, 1)
         super().__init__(monitor=monitor, patience=patience, strict=False, **kwargs)
         self.patience_checks, self.patience_steps, self.min_steps = patience, patience_steps, \
             min_steps
-        self.enabled = True
+        self.small_epoch, self.enabled = small_epoch, True
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        warn_small_splits(trainer)
+        extend_tiny_epochs(trainer, self.min_steps, self.small_epoch)
         interval = steps_between_checks(trainer)
         self.enabled = interval is not None
         if interval is None:
@@ -106,35 +111,26 @@ class StepEarlyStopping(EarlyStopping):
         return int(trainer.global_step) if trainer is not None else 0
 
 
-class MinimumSteps(L.Callback):
-    """Train at least ``min_steps`` optimiser steps when the training split fits in at most
-    ``small_epoch`` batches (an epoch of one step) and the default ``trainer.max_epochs`` would
-    stop sooner, by raising the epoch limit; also warn about splits too small to trust. A
-    ``trainer.max_epochs`` given on the command line, an epoch capped with
-    ``trainer.limit_train_batches``, a ``trainer.max_steps`` or a debug run is left as set."""
-
-    def __init__(self, min_steps: int = 300, small_epoch: int = 2) -> None:
-        check_int("callbacks.min_steps.min_steps", min_steps, 0)
-        check_int("callbacks.min_steps.small_epoch", small_epoch, 1)
-        self.min_steps, self.small_epoch = min_steps, small_epoch
-
-    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        warn_small_splits(trainer)
-        loop = trainer.fit_loop
-        if trainer.fast_dev_run or trainer.overfit_batches or trainer.limit_train_batches != 1.0 \
-                or trainer.max_steps not in (-1, None) or loop.max_epochs in (-1, None):
-            return
-        per_epoch = steps_per_epoch(trainer)
-        if per_epoch > self.small_epoch or per_epoch * loop.max_epochs >= self.min_steps or \
-                max_epochs_given():
-            return
-        epochs = math.ceil(self.min_steps / per_epoch)
-        rank_zero_warn(f"the training split gives {per_epoch} optimiser step(s) per epoch: "
-                       f"trainer.max_epochs={loop.max_epochs} would stop after "
-                       f"{per_epoch * loop.max_epochs}; training up to {epochs} epochs to reach "
-                       f"callbacks.min_steps.min_steps={self.min_steps} (set it to 0 to keep "
-                       "max_epochs)")
-        loop.max_epochs = epochs
+def extend_tiny_epochs(trainer: L.Trainer, min_steps: int, small_epoch: int) -> None:
+    """Raise ``trainer.max_epochs`` so that a fit whose epochs have at most ``small_epoch``
+    optimiser steps trains ``min_steps``; a ``trainer.max_epochs`` given on the command line,
+    an epoch capped with ``trainer.limit_train_batches``, a ``trainer.max_steps`` or a debug
+    run is left as set."""
+    if trainer.fast_dev_run or trainer.overfit_batches or trainer.limit_train_batches != 1.0 \
+            or trainer.max_steps not in (-1, None) or trainer.max_epochs in (-1, None):
+        return
+    loop = trainer.fit_loop
+    per_epoch = steps_per_epoch(trainer)
+    if per_epoch > small_epoch or per_epoch * loop.max_epochs >= min_steps or \
+            max_epochs_given():
+        return
+    epochs = math.ceil(min_steps / per_epoch)
+    rank_zero_warn(f"the training split gives {per_epoch} optimiser step(s) per epoch: "
+                   f"trainer.max_epochs={loop.max_epochs} would stop after "
+                   f"{per_epoch * loop.max_epochs}; training up to {epochs} epochs to reach "
+                   f"callbacks.early_stopping.min_steps={min_steps} (set trainer.max_epochs "
+                   "to keep an epoch limit)")
+    loop.max_epochs = epochs
 
 
 def max_epochs_given() -> bool:
