@@ -8,6 +8,7 @@ read, refused by name and failed per target, and the time each took.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 from hypothesis import settings
@@ -18,6 +19,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--profile", default="long", choices=["ci", "long"])
     args = parser.parse_args(argv)
 
+    os.environ["SEQLSTM_FUZZ_PROFILE"] = args.profile  # test_fuzz loads it on import
     from tests import fuzzing, test_fuzz
 
     settings.load_profile(args.profile)
@@ -31,7 +33,8 @@ def main(argv: list[str]) -> None:
         try:
             test(config) if name == "test_config_value" else test()
         except Exception as err:  # a falsified property: reported, not raised
-            failure = f"{type(err).__name__}: {str(err).splitlines()[0][:60]}"
+            first = (str(err).strip().splitlines() or [""])[0]
+            failure = f"{type(err).__name__}: {first[:60]}"
         seconds = time.perf_counter() - began
         done = {key: count - before.get(key, 0) for key, count in fuzzing.COUNTS.items()
                 if count - before.get(key, 0)}

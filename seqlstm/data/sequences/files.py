@@ -111,6 +111,9 @@ def _read_npz(path: Path, target: str) -> LabelledSequences:
                         f"shape {lengths.shape}{kind}{shown}")
     series = [inputs[i, : lengths[i]].astype(np.float32) for i in range(count)]
     _check_finite(path, series, [str(i) for i in range(count)])
+    if "ids" in arrays and arrays["ids"].shape != (count,):
+        raise DataError(f"{path}: 'ids' must have shape ({count},), one per sequence, got "
+                        f"{arrays['ids'].shape}")
     ids = [str(v) for v in arrays["ids"]] if "ids" in arrays else [str(i) for i in range(count)]
     labels = None
     if "labels" in arrays:
