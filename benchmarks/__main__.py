@@ -41,6 +41,9 @@ BENCHMARKS = {
     "gpu": ("benchmarks.gpu",
             "every check that needs a GPU (fused vs per-layer, precisions, packed on CUDA, "
             "latency, vs the hand-written loop); --dry-run runs it tiny on CPU"),
+    "fuzz": ("benchmarks.fuzz",
+             "property-based fuzzing counts: cases read and refused by name per reader and "
+             "config group (Hypothesis long profile)"),
     "learning": ("benchmarks.learning",
                  "learning results against published tables (adding, temporal order, copy, "
                  "tiny shakespeare, JapaneseVowels, MASE)"),

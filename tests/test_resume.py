@@ -141,3 +141,36 @@ def test_sigusr1_saves_last_checkpoint_and_stops(compose_train, small_text, tmp_
         train(cfg)
     assert read_checkpoint(run_dir / "checkpoints" / "last.ckpt")["global_step"] == 10
     assert signal.getsignal(signal.SIGUSR1) == signal.SIG_DFL  # handler given back
+
+
+def sequences_run(path: Path, *extra: str) -> list[str]:
+    """:func:`tiny_run`'s settings on labelled sequences (``path``: an .npz of 40): two epochs
+    of 6 batches of 4 drawn by the resumable sampler."""
+    base = [o for o in tiny_run(path, *extra) if not o.startswith("data")]
+    return ["data=sequences", f"data.path={path}", "data.batch_size=4", "data.val_fraction=0.2",
+            "data.test_fraction=0.2", *base]
+
+
+@pytest.mark.slow
+def test_labelled_sequences_killed_mid_epoch_resume_to_the_same_weights(compose_train,
+                                                                        tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    data = tmp_path / "seqs.npz"
+    labels = np.arange(40) % 3
+    np.savez(data, inputs=rng.normal(size=(40, 7, 2)).astype("float32") + labels[:, None, None],
+             lengths=rng.integers(3, 8, size=40), labels=labels)
+    reference = tmp_path / "reference"
+    train(compose_in(compose_train, reference, *sequences_run(data)))
+    expected = final_state(reference)
+    assert expected["global_step"] == 12
+
+    killed = tmp_path / "killed"
+    assert killed_run(data, killed, 10, signal.SIGKILL, sequences_run) == -signal.SIGKILL
+    assert read_checkpoint(killed / "checkpoints" / "last.ckpt")["global_step"] == 8
+    resumed = tmp_path / "resumed"
+    train(compose_in(compose_train, resumed, *sequences_run(data), f"ckpt_path={killed}"))
+    ours = final_state(resumed)
+    assert_same_tensors(ours["state_dict"], expected["state_dict"])
+    assert_same_tensors(ours["optimizer"], expected["optimizer"])

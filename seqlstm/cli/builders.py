@@ -3,6 +3,9 @@ a trained run rebuilt from its checkpoint alone (:func:`rebuild_from_checkpoint`
 
 from __future__ import annotations
 
+import difflib
+import inspect
+import re
 from typing import Any
 
 import lightning as L
@@ -24,18 +27,38 @@ def build_datamodule(data_cfg: DictConfig | dict[str, Any],
                      **overrides: Any) -> L.LightningDataModule:
     """Instantiate a data config after checking its ``_target_`` is a LightningDataModule."""
     resolve_class(data_cfg.get("_target_", ""), L.LightningDataModule, "data._target_")
-    return instantiate_checked(data_cfg, **overrides, _convert_="all")
+    return instantiate_checked(data_cfg, "data", **overrides, _convert_="all")
 
 
-def instantiate_checked(config: Any, **kwargs: Any) -> Any:
+def instantiate_checked(config: Any, key: str = "", **kwargs: Any) -> Any:
     """Hydra's ``instantiate``, letting a constructor's :class:`SeqlstmError` through as itself
-    (Hydra wraps every exception in ``InstantiationException``, hiding the one-line message)."""
+    (Hydra wraps every exception in ``InstantiationException``, hiding the one-line message);
+    a key the constructor does not take (``++data.pth=x``) is refused by name as ``key.name``."""
     try:
         return instantiate(config, **kwargs)
     except InstantiationException as err:
         if isinstance(err.__cause__, SeqlstmError):
             raise err.__cause__ from None
+        unknown = unknown_argument(err.__cause__, config, key)
+        if unknown:
+            raise unknown from None
         raise
+
+
+def unknown_argument(cause: BaseException | None, config: Any, key: str) -> ConfigError | None:
+    """The :class:`ConfigError` for a constructor's ``unexpected keyword argument`` (None for
+    any other error), with the nearest argument it does take."""
+    found = re.search(r"unexpected keyword argument '(\w+)'", str(cause)) \
+        if isinstance(cause, TypeError) else None
+    if not found:
+        return None
+    name, cls = found.group(1), resolve_class(config.get("_target_", ""), object, "_target_")
+    taken = [arg for arg in inspect.signature(cls).parameters if arg not in ("self", "kwargs")]
+    near = difflib.get_close_matches(name, taken, n=1, cutoff=0.6)
+    where = f"{key}." if key else ""
+    hint = f"did you mean '{where}{near[0]}'?" if near else f"it takes {taken}"
+    return ConfigError(f"{where}{name}", f"a key {cls.__name__} takes ({hint})",
+                       config.get(name))
 
 
 def data_record(datamodule: L.LightningDataModule) -> dict[str, Any]:

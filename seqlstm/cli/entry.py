@@ -18,11 +18,13 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
+from omegaconf.errors import InterpolationResolutionError, MissingMandatoryValue
 
 from seqlstm import runtime
+from seqlstm.cli.hydra_errors import mark_from_task, one_line_errors
 from seqlstm.configs import config_dir
 from seqlstm.distributed.launch import rank_overrides
-from seqlstm.errors import SeqlstmError
+from seqlstm.errors import ConfigError, SeqlstmError
 
 EXIT_BAD_INPUT = 2
 Command = Callable[[DictConfig], Any]
@@ -41,19 +43,30 @@ def console_script(config_name: str, command: str | Command) -> Callable[[], Any
 
     Bad input (any :class:`SeqlstmError`) ends the process with one ``error:`` line on stderr
     and exit status 2, instead of a traceback; in a multirun it is raised, so that the sweeper
-    records the job as failed. A rank above 0 started by torchrun or srun writes no
-    ``.hydra/`` folder (see :func:`seqlstm.distributed.launch.rank_overrides`).
+    records the job as failed. Hydra's own errors (an unknown key or option, a bad override)
+    end the process the same way (:mod:`seqlstm.cli.hydra_errors`), as does a config key left
+    without a value (``???``) or an interpolation that cannot be resolved. A rank above 0
+    started by torchrun or srun writes no ``.hydra/`` folder (see
+    :func:`seqlstm.distributed.launch.rank_overrides`).
     """
+    script = f"seqlstm-{config_name}"
 
     def task(cfg: DictConfig) -> Any:
         try:
             runtime.apply(cfg.get("runtime"))  # allocator and threads, in every rank
-            return resolve_command(command)(cfg)
+            try:
+                return resolve_command(command)(cfg)
+            except (MissingMandatoryValue, InterpolationResolutionError) as err:
+                raise config_value_error(err, script) from None
         except SeqlstmError as err:
             if HydraConfig.get().mode == RunMode.MULTIRUN:
                 print(f"error: {err}", file=sys.stderr)
+                mark_from_task(err)
                 raise
             exit_bad_input(err)
+        except BaseException as err:
+            mark_from_task(err)
+            raise
 
     # Hydra names the job (and its log file, e.g. train.log) after the task's module
     task.__module__ = command.partition(":")[0] if isinstance(command, str) else \
@@ -64,9 +77,24 @@ def console_script(config_name: str, command: str | Command) -> Callable[[], Any
     @functools.wraps(task)
     def entry() -> Any:
         sys.argv.extend(rank_overrides(os.environ, sys.argv[1:]))
-        return hydra_main()
+        with one_line_errors(script, sys.argv[1:]):
+            return hydra_main()
 
     return entry
+
+
+def config_value_error(err: MissingMandatoryValue | InterpolationResolutionError,
+                       script: str) -> ConfigError:
+    """The :class:`ConfigError` for a key without a value or an unresolvable interpolation."""
+    key = err.full_key or str(err.key or "?")
+    if isinstance(err, MissingMandatoryValue):
+        return ConfigError(key, f"given a value for {script} (add {key}=...)", "???")
+    detail = (err.msg or str(err)).splitlines()[0]
+    try:
+        raw = err.parent_node._get_node(err.key)._value()
+    except Exception:  # the node itself is gone: name the key alone
+        raw = err.value
+    return ConfigError(key, f"an interpolation that resolves ({detail})", raw)
 
 
 def resolve_command(command: str | Command) -> Command:

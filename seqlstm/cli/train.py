@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
@@ -18,6 +21,7 @@ from seqlstm.cli.builders import (
     build_trainer,
     data_record,
 )
+from seqlstm.cli.folders import check_run_folder
 from seqlstm.cli.resume import resolve_ckpt_path
 from seqlstm.configs import plain
 from seqlstm.errors import ConfigError
@@ -34,6 +38,8 @@ from seqlstm.tracking.wandb import finish_runs
 from seqlstm.validation import validate_train
 
 log = logging.getLogger(__name__)
+#: written into the run folder after fitting (steps, epochs, why it stopped, metrics)
+TRAINING_RECORD = "training.json"
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
@@ -47,6 +53,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
                                   Path(cfg.paths.log_dir) / cfg.task_name / "runs")
     if ckpt_path:
         read_checkpoint(ckpt_path)  # refuse a foreign or unsafe file before any heavy work
+    check_run_folder(cfg.paths.output_dir, resuming=bool(ckpt_path))
     quiet = bool(cfg.get("quiet"))
     if quiet:
         quiet_libraries()
@@ -65,10 +72,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
         logger.log_hyperparams(run_config(cfg))
     if not quiet and trainer.is_global_zero:
         show_banner(cfg, model, trainer)
+    check_optimized_metric(cfg)
     failed = True
     try:
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
         metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
+        write_training_record(trainer, metrics)
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
         if cfg.get("test"):
             # verbose=False: the summary below shows the test metrics with the others
@@ -101,9 +110,46 @@ def report(cfg: DictConfig, model: SequenceTask, trainer: L.Trainer, metrics: di
     show_summary(metrics, best, trainer.loggers, files, sample)
 
 
+def check_optimized_metric(cfg: DictConfig) -> None:
+    """Refuse, before training, a sweep that optimises a validation metric with validation
+    off: every trial would train and return nothing."""
+    name = str(cfg.get("optimized_metric") or "")
+    if not name.startswith("val/") or cfg.trainer.get("limit_val_batches", 1.0) != 0:
+        return
+    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+        raise ConfigError("optimized_metric", "a metric the run logs: validation is off "
+                          "(trainer.limit_val_batches=0); optimise a train/ metric or turn "
+                          "validation on", name)
+
+
+def write_training_record(trainer: L.Trainer, metrics: dict[str, float]) -> None:
+    """``training.json`` in the run folder: optimiser steps and epochs trained, whether
+    validation ran, why training stopped, and the metrics at the end of fitting."""
+    if not trainer.is_global_zero:
+        return
+    early = trainer.early_stopping_callback
+    batches = trainer.num_training_batches
+    record = {"optimizer_steps": int(trainer.global_step), "epochs": int(trainer.current_epoch),
+              "batches_per_epoch": batches if isinstance(batches, int) else None,
+              "validated": any(name.startswith("val/") for name in metrics),
+              "stopped_early": bool(early is not None and early.stopped_epoch),
+              "interrupted": bool(trainer.interrupted), "metrics": metrics}
+    root = Path(trainer.default_root_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / TRAINING_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    log.info("trained %d optimiser steps (%d epochs)", record["optimizer_steps"],
+             record["epochs"])
+
+
 def command(cfg: DictConfig) -> Any:
     metrics = train(cfg)
     name = cfg.get("optimized_metric")
+    if name and name not in metrics and name.startswith("val/") and \
+            not any(key.startswith("val/") for key in metrics):
+        print(f"not measured: optimized_metric {name} (validation never ran: "
+              f"trainer.limit_val_batches=0, or trainer.max_steps ends training before the "
+              "first validation check)")
+        return None
     if name and name not in metrics:
         raise ConfigError("optimized_metric", f"one of the logged metrics {sorted(metrics)} (a "
                           "run resumed after reaching trainer.max_epochs trains and validates "

@@ -195,8 +195,8 @@ def _tensor(array: np.ndarray) -> torch.Tensor:
 
 
 class ResumableRandomSampler(Sampler[int]):
-    """``num_samples`` random indices below ``num_items`` per epoch, drawn with replacement
-    (or, with ``replacement=False``, a permutation of all ``num_items``).
+    """``num_samples`` random indices below ``num_items`` per epoch, drawn with replacement (or,
+    with ``replacement=False``, a permutation: each item once, as ``shuffle=True`` does).
 
     The indices of an epoch depend only on ``(seed, epoch)`` (Lightning calls :meth:`set_epoch`
     at each epoch start), so a resumed run replays the same order; :meth:`resume` makes the next
@@ -207,8 +207,8 @@ class ResumableRandomSampler(Sampler[int]):
 
     def __init__(self, num_items: int, num_samples: int, seed: int,
                  replacement: bool = True) -> None:
-        if not replacement and num_samples != num_items:
-            raise ValueError("a permutation draws every item once: num_samples == num_items")
+        if not replacement and num_samples > num_items:
+            raise ValueError(f"{num_samples} samples without replacement from {num_items} items")
         self.num_items, self.num_samples, self.seed = num_items, num_samples, seed
         self.replacement = replacement
         self.epoch = 0
@@ -228,7 +228,8 @@ class ResumableRandomSampler(Sampler[int]):
         seed = (self.seed * 1_000_003 + self.epoch) % 2**63
         generator = torch.Generator().manual_seed(seed)
         indices = torch.randint(self.num_items, (self.num_samples,), generator=generator) \
-            if self.replacement else torch.randperm(self.num_items, generator=generator)
+            if self.replacement else \
+            torch.randperm(self.num_items, generator=generator)[: self.num_samples]
         skip = self._resume[1] if self._resume and self._resume[0] == self.epoch else 0
         self._resume = None
         for block in indices[skip:].split(BLOCK):  # Python ints a block at a time

@@ -58,16 +58,18 @@ class EncoderConfig:
     """Chrono init: the longest dependency in steps (None: the task takes it from the data)."""
 
     def __post_init__(self) -> None:
-        if self.cell not in CELLS:
+        if not isinstance(self.cell, str) or self.cell not in CELLS:
             raise ConfigError("cell", f"one of {sorted(CELLS)}", self.cell)
         check_init(self.init, self.cell, self.max_delay)
+        if not isinstance(self.bidirectional, bool):
+            raise ConfigError("bidirectional", "true or false", self.bidirectional)
         check_int("hidden_size", self.hidden_size, 1)
         check_int("num_layers", self.num_layers, 1)
         check_int("proj_size", self.proj_size, 0)
         for key in ("dropout", "output_dropout", "weight_drop"):
             value = getattr(self, key)
             check_number(key, value, 0, 1, high_open=True)
-        if self.dropout_kind not in DROPOUT_KINDS:
+        if not isinstance(self.dropout_kind, str) or self.dropout_kind not in DROPOUT_KINDS:
             raise ConfigError("dropout_kind", f"one of {list(DROPOUT_KINDS)}", self.dropout_kind)
         if self.dropout > 0 and self.num_layers == 1:
             raise ConfigError(

@@ -31,6 +31,7 @@ from seqlstm.spec import DataSpec
 from seqlstm.targets import qualified_name, resolve_class
 from seqlstm.tasks.carried import CarriedState
 from seqlstm.tasks.tbptt import TruncatedBPTT
+from seqlstm.tasks.versions import stamp_format
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -264,6 +265,7 @@ class SequenceTask(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint[CHECKPOINT_TASK_KEY] = qualified_name(type(self))
+        stamp_format(checkpoint)
         self.carried.save(checkpoint, self.trainer.world_size, self.all_gather)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:

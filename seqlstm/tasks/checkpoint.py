@@ -1,4 +1,5 @@
-"""Loading a task from a checkpoint alone, safely (``weights_only=True``)."""
+"""Loading a task from a checkpoint alone, safely (``weights_only=True``), in the current
+checkpoint format (:mod:`seqlstm.tasks.versions` migrates older ones, refuses unknown ones)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import torch
 from seqlstm.errors import CheckpointError, ConfigError
 from seqlstm.targets import resolve_class
 from seqlstm.tasks.base import CHECKPOINT_TASK_KEY, SequenceTask
+from seqlstm.tasks.versions import upgrade
 
 T = TypeVar("T", bound=SequenceTask)
 
@@ -34,7 +36,7 @@ def read_checkpoint(path: str | Path, require_task: bool = True) -> dict[str, An
                               f"{err})") from None
     if not isinstance(checkpoint, dict) or (require_task and CHECKPOINT_TASK_KEY not in checkpoint):
         raise CheckpointError(f"{path}: not a seqlstm checkpoint (no '{CHECKPOINT_TASK_KEY}')")
-    return checkpoint
+    return upgrade(checkpoint, path) if CHECKPOINT_TASK_KEY in checkpoint else checkpoint
 
 
 def load_task(path: str | Path, expected: type[T] = SequenceTask) -> T:

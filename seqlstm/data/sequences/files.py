@@ -98,12 +98,22 @@ def _read_npz(path: Path, target: str) -> LabelledSequences:
         raise DataError(f"{path}: 'inputs' must be a numeric (N, T, F) or (N, T) array, got "
                         f"shape {arrays['inputs'].shape} of {arrays['inputs'].dtype}")
     count, steps = inputs.shape[:2]
+    if not count or not steps:
+        raise DataError(f"{path}: 'inputs' holds no steps (shape {arrays['inputs'].shape}); "
+                        "expected (N, T, F) with N, T >= 1")
     lengths = arrays.get("lengths", np.full(count, steps))
-    if lengths.shape != (count,) or lengths.min(initial=1) < 1 or lengths.max(initial=1) > steps:
+    if lengths.shape != (count,) or not np.issubdtype(lengths.dtype, np.integer) or \
+            lengths.min() < 1 or lengths.max() > steps:
+        kind = "" if np.issubdtype(lengths.dtype, np.integer) else f" of {lengths.dtype}"
+        shown = f" with range [{lengths.min()}, {lengths.max()}]" if lengths.size and \
+            np.issubdtype(lengths.dtype, np.number) else ""
         raise DataError(f"{path}: 'lengths' must hold {count} integers in [1, {steps}], got "
-                        f"shape {lengths.shape} with range [{lengths.min()}, {lengths.max()}]")
+                        f"shape {lengths.shape}{kind}{shown}")
     series = [inputs[i, : lengths[i]].astype(np.float32) for i in range(count)]
     _check_finite(path, series, [str(i) for i in range(count)])
+    if "ids" in arrays and arrays["ids"].shape != (count,):
+        raise DataError(f"{path}: 'ids' must have shape ({count},), one per sequence, got "
+                        f"{arrays['ids'].shape}")
     ids = [str(v) for v in arrays["ids"]] if "ids" in arrays else [str(i) for i in range(count)]
     labels = None
     if "labels" in arrays:
@@ -120,7 +130,11 @@ def _read_npz(path: Path, target: str) -> LabelledSequences:
 def _read_csv(path: Path, target: str, columns: CsvColumns) -> LabelledSequences:
     import pandas as pd
 
-    frame = pd.read_csv(path, dtype={columns.id: str})
+    try:
+        frame = pd.read_csv(path, dtype={columns.id: str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DataError(f"{path}: not a readable CSV table ({detail})") from None
     if frame.empty:
         raise DataError(f"{path}: no rows")
     for role, name in (("id", columns.id), ("step", columns.step)):
@@ -134,9 +148,13 @@ def _read_csv(path: Path, target: str, columns: CsvColumns) -> LabelledSequences
     if missing or not features:
         raise DataError(f"{path}: feature columns {missing or '(none)'} not found "
                         f"(columns: {list(frame.columns)})")
-    for name in features:
+    if frame[columns.id].isna().any():
+        row = int(np.flatnonzero(frame[columns.id].isna().to_numpy())[0])
+        raise DataError(f"{path}, line {row + 2}, column {columns.id!r}: an empty cell; every "
+                        "row needs its sequence id")
+    for name in [columns.step, *features]:
         values = pd.to_numeric(frame[name], errors="coerce")
-        bad = values.isna()
+        bad = values.isna() | (np.isinf(values) if name == columns.step else False)
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
             raw = frame[name].iloc[row]
@@ -165,6 +183,7 @@ def _read_csv(path: Path, target: str, columns: CsvColumns) -> LabelledSequences
                 labels.append(row_labels[0])
             else:
                 labels.append(row_labels)
+    _check_finite(path, series, ids)
     return LabelledSequences(path, ids, series, labels if has_labels else None,
                              features=features)
 

@@ -11,6 +11,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from seqlstm.data.sequences.batches import PaddedSequences, keep_batch
+from seqlstm.data.streams import ResumableRandomSampler, ResumePoint
 from seqlstm.errors import DataError, check_int
 from seqlstm.spec import DataSpec
 
@@ -29,19 +30,36 @@ class InMemoryDataModule(L.LightningDataModule):
         self.splits: dict[str, PaddedSequences] = {}
         self.predict_ids: list[str] = []
         self.predict_labels: list[Any] | None = None
+        self.sampler_seed = torch.initial_seed()  # set by seed_everything
+        self.resume_point = ResumePoint()
 
     @property
     def spec(self) -> DataSpec:
         raise NotImplementedError
 
-    def _loader(self, name: str, shuffle: bool = False) -> DataLoader:
+    def _loader(self, name: str, sampler: ResumableRandomSampler | None = None) -> DataLoader:
         if name not in self.splits:
             raise RuntimeError(f"call setup() before asking for the {name} loader")
-        return DataLoader(self.splits[name], batch_size=self.batch_size, shuffle=shuffle,
-                          collate_fn=keep_batch, num_workers=self.num_workers)
+        generator = torch.Generator().manual_seed(self.sampler_seed % 2**63)
+        return DataLoader(self.splits[name], batch_size=self.batch_size, sampler=sampler,
+                          collate_fn=keep_batch, num_workers=self.num_workers,
+                          generator=generator)
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
+        """Training batches in an order set by ``(sampler seed, epoch)`` alone: each sequence
+        once per epoch, and a fit resumed mid-epoch goes on with the next batch."""
+        size = len(self.splits["train"]) if "train" in self.splits else 0
+        sampler = ResumableRandomSampler(size, size, self.sampler_seed, replacement=False)
+        self.resume_point.resume_sampler(sampler, self.batch_size)
+        return self._loader("train", sampler)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The sampler seed and the training position (see :class:`ResumePoint`)."""
+        return {"sampler_seed": self.sampler_seed, **self.resume_point.save(self.trainer)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.sampler_seed = int(state_dict.get("sampler_seed", self.sampler_seed))
+        self.resume_point.load(state_dict)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val")

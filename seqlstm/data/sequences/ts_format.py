@@ -119,11 +119,16 @@ def _parse_series(path: Path, number: int, fields: list[str]) -> np.ndarray:
     for dim, text in enumerate(fields, start=1):
         values = text.split(",")
         try:
-            column = np.array([float(v) for v in values], dtype=np.float32)
+            with np.errstate(over="ignore"):
+                column = np.array([float(v) for v in values], dtype=np.float32)
         except ValueError:
             bad = next(v for v in values if not _is_number(v))
             raise DataError(f"{path}, line {number}, dimension {dim}: {bad.strip()!r} is not a "
                             "number (missing values '?' are not supported)") from None
+        if not np.isfinite(column).all():
+            bad = values[int(np.flatnonzero(~np.isfinite(column))[0])].strip()
+            raise DataError(f"{path}, line {number}, dimension {dim}: {bad!r} is not a finite "
+                            "float32 number")
         if columns and len(column) != len(columns[0]):
             raise DataError(f"{path}, line {number}: dimension {dim} has {len(column)} values "
                             f"but dimension 1 has {len(columns[0])}; the dimensions of one "

@@ -73,7 +73,8 @@ def read_columns(path: str | Path | pd.DataFrame, wanted: Sequence[str] | None,
     except (ValueError, OSError, pd.errors.ParserError) as err:
         if isinstance(err, DataError):
             raise
-        raise DataError(f"{file}: not a readable {suffix} table ({err})") from None
+        detail = " ".join(str(err).split()) or type(err).__name__
+        raise DataError(f"{file}: not a readable {suffix} table ({detail})") from None
     raise DataError(f"{file}: unknown table format '{suffix}'; expected .csv, .parquet, .npy "
                     "or .npz")
 
