@@ -13,7 +13,7 @@ from hydra.errors import ConfigCompositionException
 
 from seqlstm.cli import scripts
 from tests.conftest import REPO_ROOT
-from tests.probes import run_main
+from tests.helpers.probes import run_main
 
 GRAMMAR = "https://hydra.cc/docs/advanced/override_grammar/basic/"
 QUOTE = (f"(quote a value holding spaces, brackets, quotes or '=': key='a value'; grammar: "
