@@ -20,7 +20,8 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
 
     os.environ["SEQLSTM_FUZZ_PROFILE"] = args.profile  # test_fuzz loads it on import
-    from tests import fuzzing, test_fuzz
+    from tests import test_fuzz
+    from tests.helpers import fuzzing
 
     settings.load_profile(args.profile)
     config = test_fuzz.train_config.__wrapped__()

@@ -18,6 +18,7 @@ def check_run_folder(folder: str | Path, resuming: bool) -> None:
     may reuse its folder."""
     folder = Path(folder)
     probe = folder / PROBE
+    created = [path for path in (folder, *folder.parents) if not path.exists()]
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with open(probe, "wb") as out:
@@ -25,6 +26,8 @@ def check_run_folder(folder: str | Path, resuming: bool) -> None:
             out.flush()
             os.fsync(out.fileno())
         probe.unlink()
+        for path in created:  # deepest first: a refused run leaves no folder behind
+            path.rmdir()
     except OSError as err:
         raise DataError(f"{folder}: the run folder cannot be written ({err.strerror or err}); "
                         "point hydra.run.dir (or paths.log_dir) at a writable folder with free "
