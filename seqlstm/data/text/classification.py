@@ -84,9 +84,9 @@ class TextClassificationDataModule(InMemoryDataModule):
     ) -> None:
         super().__init__(batch_size, num_workers)
         self.save_hyperparameters()
-        check_int("max_length", max_length, 1)
-        check_int("vocab_size", vocab_size, 2)
-        check_int("min_frequency", min_frequency, 1)
+        check_int("data.max_length", max_length, 1)
+        check_int("data.vocab_size", vocab_size, 2)
+        check_int("data.min_frequency", min_frequency, 1)
         if truncation not in TRUNCATIONS:
             raise ConfigError("data.truncation", f"one of {list(TRUNCATIONS)} (right keeps the "
                               "start of a text)", truncation)

@@ -84,7 +84,7 @@ class TokenTaggingDataModule(InMemoryDataModule):
     ) -> None:
         super().__init__(batch_size, num_workers)
         self.save_hyperparameters()
-        check_int("vocab_size", vocab_size, 2)
+        check_int("data.vocab_size", vocab_size, 2)
         fractions = (0.0 if val_path else val_fraction, 0.0 if test_path else test_fraction)
         if not 0 <= fractions[0] < 1 or not 0 <= fractions[1] < 1 or sum(fractions) >= 1 \
                 or (not val_path and fractions[0] == 0):
