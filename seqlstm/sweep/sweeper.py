@@ -178,7 +178,11 @@ class OptunaSweeper(Sweeper):
 
         optuna.storages.fail_stale_trials(study)
         with budget_lock(self.storage_url, storage, self.study_name):
-            left = budget - trial_budget_used(study)
+            # a waiting trial (a dead worker's retry) counts towards the budget, and asking
+            # takes it up instead of adding a trial
+            waiting = sum(t.state == optuna.trial.TrialState.WAITING
+                          for t in study.get_trials(deepcopy=False))
+            left = budget - trial_budget_used(study) + waiting
             batch = [study.ask(space) for _ in range(max(0, min(self.n_jobs, left)))]
             record_heartbeats(storage, self.study_name, [trial.number for trial in batch])
         for trial in batch:
@@ -186,13 +190,15 @@ class OptunaSweeper(Sweeper):
         return batch
 
     def _wait_for_others(self, study: Any) -> bool:
-        """With the budget spent, whether trials of other workers still run: then wait a
-        heartbeat and ask again, for a trial of a worker that died is failed once its grace
-        period passes and its budget (or its retry) goes to whoever asks next. False: the
+        """With the budget spent, whether trials of other workers still run or wait to be
+        retried: then wait a heartbeat and ask again, for a trial of a worker that died is
+        failed once its grace period passes and its budget (or its retry) goes to whoever asks
+        next. False: the
         study is done."""
         from optuna.trial import TrialState
 
-        if not any(t.state == TrialState.RUNNING for t in study.get_trials(deepcopy=False)):
+        if not any(t.state in (TrialState.RUNNING, TrialState.WAITING)
+                   for t in study.get_trials(deepcopy=False)):
             return False
         time.sleep(min(self.heartbeat_interval, 10))
         return True
