@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -47,15 +47,8 @@ def plot_forecasts(predictions: pd.DataFrame, forecasts: Sequence[Forecast],
         ax.axvline(history[time].iloc[-1], color="0.6", lw=0.8, ls=":")
         title = target if forecast.name == "0" and len(forecasts) == 1 \
             else f"{target}, series {forecast.name}"
-        ax.set_title(title)
-        ax.set_xlabel(time)
-        ax.set_ylabel(f"{target} ({units})" if units else target)
-        ax.grid(alpha=0.3)
-        ax.legend(loc="upper left", fontsize="small")
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    return path
+        _label(ax, title, time, target, units)
+    return _save(fig, path)
 
 
 def bands(rows: pd.DataFrame, target: str) -> list[tuple[str, str, str]]:
@@ -89,11 +82,22 @@ def plot_backtest(forecasts: pd.DataFrame, history: dict[str, pd.DataFrame], tar
                                 label="interval" if k == 0 else None)
             ax.plot(fold[time], fold[target], color="tab:blue", lw=1.4, label=label)
             ax.axvline(fold[time].iloc[0], color="0.8", lw=0.6, ls=":")
-        ax.set_title(f"{target}, series {name}: {rows['fold'].nunique()} folds")
-        ax.set_xlabel(time)
-        ax.set_ylabel(f"{target} ({units})" if units else target)
-        ax.grid(alpha=0.3)
-        ax.legend(loc="upper left", fontsize="small")
+        _label(ax, f"{target}, series {name}: {rows['fold'].nunique()} folds", time, target,
+               units)
+    return _save(fig, path)
+
+
+def _label(ax: Any, title: str, time: str, target: str, units: str | None) -> None:
+    """Title, axis labels, grid and legend of one panel."""
+    ax.set_title(title)
+    ax.set_xlabel(time)
+    ax.set_ylabel(f"{target} ({units})" if units else target)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize="small")
+
+
+def _save(fig: Figure, path: str | Path) -> Path:
+    """Lay out ``fig`` and write it to ``path`` as a PNG."""
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)
