@@ -283,6 +283,7 @@ def test_the_sweeper_records_failed_jobs_and_keeps_their_budget(tmp_path):
     assert "best_value: 1.5" in (tmp_path / "optimization_results.yaml").read_text()
 
 
+@pytest.mark.slow  # waits out a grace period on sqlite's whole-second clock
 def test_a_trial_whose_worker_died_before_its_first_heartbeat_is_failed_and_retried(tmp_path):
     """A worker killed between asking for a trial and its first heartbeat leaves a RUNNING
     trial with no heartbeat, which Optuna never fails: the next worker to ask gives it one, so
