@@ -79,7 +79,9 @@ def wait_for_file(path: Path, timeout: float, slurm: SlurmCluster,
 def requeued(slurm: SlurmCluster, job: str) -> None:
     """Wait until ``job`` is requeued, then lift its time limit so that the restarted job gets
     no second time-limit signal. Slurm restarts it by itself: the cluster holds a requeued job
-    for ``cred_expire`` + 1 s (120 + 1 s by default) and its scheduler passes every second."""
+    for ``cred_expire`` + 1 s (120 + 1 s by default) and its scheduler passes every second.
+    (Lifting the hold with ``StartTime=now`` can restart it within the second of its requeue,
+    when the node refuses the new credential as revoked and the job fails.)"""
     deadline = time.monotonic() + 60
     while slurm.job_field(job, "Restarts") != "1":
         if time.monotonic() > deadline:
