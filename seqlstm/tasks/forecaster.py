@@ -23,7 +23,7 @@ using the per-series scalers the data module put in ``spec.extra``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -35,9 +35,9 @@ from torchmetrics.regression import (
     SymmetricMeanAbsolutePercentageError,
 )
 
-from seqlstm.errors import ConfigError, DataError, check_int
+from seqlstm.errors import ConfigError, check_int
 from seqlstm.nn import DirectHead, StepHead
-from seqlstm.spec import SeriesScaler, window_inputs
+from seqlstm.spec import SeriesScaler
 from seqlstm.tasks.base import Batch, SequenceTask
 from seqlstm.tasks.distributions import (
     COUNT_LOSSES,
@@ -46,6 +46,8 @@ from seqlstm.tasks.distributions import (
     check_quantiles,
 )
 from seqlstm.tasks.figures import forecast_vs_truth
+from seqlstm.tasks.forecast_decoding import AutoregressiveDecoding
+from seqlstm.tasks.forecast_inputs import ForecastInputs
 from seqlstm.tasks.forecast_metrics import MeanAbsoluteScaledError
 from seqlstm.tasks.forecast_sampling import SampledForecasts
 
@@ -56,7 +58,7 @@ STRATEGIES = ("direct", "autoregressive")
 DEFAULT_QUANTILES = (0.1, 0.5, 0.9)
 
 
-class Forecaster(SampledForecasts, SequenceTask):
+class Forecaster(ForecastInputs, AutoregressiveDecoding, SampledForecasts, SequenceTask):
     """Multi-step forecasts of real-valued targets. Metrics: MAE, RMSE, sMAPE, MASE; with a
     probabilistic loss also interval coverage and width, weighted quantile loss and (for
     distributions) CRPS, on validation and test.
@@ -138,14 +140,6 @@ class Forecaster(SampledForecasts, SequenceTask):
                           self.num_future)
 
     # -- forward ----------------------------------------------------------------------------
-    def with_defaults(self, batch: Batch) -> Batch:
-        """``batch`` with its optional keys filled in: no known-future covariates, and series 0
-        (whose scaler is the identity when the spec carries none)."""
-        inputs = batch["inputs"]
-        size = inputs.size(0)
-        return {"future": inputs.new_zeros(size, self.spec.horizon, 0),
-                "series": torch.zeros(size, dtype=torch.long, device=inputs.device), **batch}
-
     def step_outputs(self, batch: Batch, stage: str = "predict") -> torch.Tensor:
         """``(B, horizon, step_width)`` outputs in standardised units: windows start from zero
         state; stateful streams (``stage`` names whose state they carry) go to
@@ -193,29 +187,6 @@ class Forecaster(SampledForecasts, SequenceTask):
                     "covers forecasters with relative=false")
         return super().export_refusal()
 
-    def history_batch(self, history: torch.Tensor, series: torch.Tensor,
-                      future: torch.Tensor | None = None) -> Batch:
-        """A predict batch from ``history`` ``(B, T, C)`` in original units (every data column:
-        targets, past, then future covariates, over the last ``T`` steps) of the scaler rows
-        ``series`` ``(B,)``; ``future`` ``(B, horizon, F_future)`` are the known-future
-        covariates over the horizon, needed exactly when the data has any."""
-        if (future is None) != (self.num_future == 0):
-            raise DataError(f"expected future covariates {self.spec.extra['future_covariates']} "
-                            f"over the {self.spec.horizon}-step horizon" if future is None else
-                            "the model has no future covariates; pass future=None")
-        scaled = self.scaler.scale(history, series)  # (B, T, C)
-        observed = scaled.size(-1) - self.num_future
-        if future is None:
-            return {"inputs": scaled, "series": series}
-        if future.shape[1:] != (self.spec.horizon, self.num_future):
-            raise DataError(f"expected future covariates of shape (horizon={self.spec.horizon}, "
-                            f"{self.num_future}), got {tuple(future.shape[1:])}")
-        ahead = self.scaler.scale(future, series, slice(observed, None))  # (B, H, F_future)
-        # history and horizon as one window; the horizon's observed columns are unknown (zeros)
-        window = torch.cat([scaled, nn.functional.pad(ahead, (observed, 0))], dim=1)
-        return {"inputs": window_inputs(window, scaled.size(1), observed), "future": ahead,
-                "series": series}
-
     def strategy_outputs(self, batch: Batch) -> torch.Tensor:
         """Outputs of the direct or autoregressive strategy for ``batch`` as it is."""
         if self.strategy == "direct":
@@ -225,34 +196,6 @@ class Forecaster(SampledForecasts, SequenceTask):
         if self.training:
             return self.teacher_forced(batch)
         return self.recursive(batch)
-
-    def decoder_inputs(self, values: torch.Tensor, future: torch.Tensor) -> torch.Tensor:
-        """Input rows after the origin: targets ``(B, K, n)``, zeros for past covariates and
-        the known-future covariates one step ahead ``(B, K, F)`` -> ``(B, K, input_size)``."""
-        past = values.new_zeros(*values.shape[:2], self.num_past)
-        return torch.cat([values, past, future], dim=-1)
-
-    def teacher_forced(self, batch: Batch) -> torch.Tensor:
-        inputs, targets, future = batch["inputs"], batch["targets"], batch["future"]
-        teacher = self.decoder_inputs(targets[:, :-1], future[:, 1:])  # (B, H-1, F)
-        outputs, _ = self(torch.cat([inputs, teacher], dim=1))  # (B, L+H-1, W)
-        return outputs[:, inputs.size(1) - 1 :]  # (B, H, W): step t predicts t+1
-
-    def recursive(self, batch: Batch,
-                  draw: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
-        """Decode the horizon one step at a time, feeding back each step's point forecast
-        (or ``draw(step)``, a standardised draw ``(B, 1, n)``: then the draws ``(B, H, n)``
-        are returned instead of the outputs)."""
-        future, series = batch["future"], batch["series"]
-        outputs, state = self(batch["inputs"])
-        step = outputs[:, -1:]  # (B, 1, W)
-        steps = []
-        for k in range(self.spec.horizon):
-            value = self.point(step, series) if draw is None else draw(step)  # (B, 1, n)
-            steps.append(step if draw is None else value)
-            if k + 1 < self.spec.horizon:
-                step, state = self(self.decoder_inputs(value, future[:, k + 1 : k + 2]), state)
-        return torch.cat(steps, dim=1)
 
     def point(self, outputs: torch.Tensor, series: torch.Tensor) -> torch.Tensor:
         """``(B, H, n)`` standardised point forecasts of raw ``outputs``."""
