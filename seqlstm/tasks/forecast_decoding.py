@@ -24,15 +24,21 @@ class AutoregressiveDecoding:
     spec: Any
     num_past: int
 
-    def decoder_inputs(self, values: torch.Tensor, future: torch.Tensor) -> torch.Tensor:
-        """Input rows after the origin: targets ``(B, K, n)``, zeros for past covariates and
-        the known-future covariates one step ahead ``(B, K, F)`` -> ``(B, K, input_size)``."""
+    def decoder_inputs(self, values: torch.Tensor, future: torch.Tensor,
+                       static: torch.Tensor | None = None) -> torch.Tensor:
+        """Input rows after the origin: targets ``(B, K, n)``, zeros for past covariates, the
+        known-future covariates one step ahead ``(B, K, F)`` and the static inputs ``(B, S)``
+        (when the batch has any) -> ``(B, K, encoder input)``."""
         past = values.new_zeros(*values.shape[:2], self.num_past)
-        return torch.cat([values, past, future], dim=-1)
+        rows = [values, past, future]
+        if static is not None:
+            rows.append(static[:, None].expand(-1, values.size(1), -1))
+        return torch.cat(rows, dim=-1)
 
     def teacher_forced(self, batch: Batch) -> torch.Tensor:
         inputs, targets, future = batch["inputs"], batch["targets"], batch["future"]
-        teacher = self.decoder_inputs(targets[:, :-1], future[:, 1:])  # (B, H-1, F)
+        teacher = self.decoder_inputs(targets[:, :-1], future[:, 1:],
+                                      batch.get("static"))  # (B, H-1, F)
         outputs, _ = self(torch.cat([inputs, teacher], dim=1))  # (B, L+H-1, W)
         return outputs[:, inputs.size(1) - 1 :]  # (B, H, W): step t predicts t+1
 
@@ -41,7 +47,7 @@ class AutoregressiveDecoding:
         """Decode the horizon one step at a time, feeding back each step's point forecast
         (or ``draw(step)``, a standardised draw ``(B, 1, n)``: then the draws ``(B, H, n)``
         are returned instead of the outputs)."""
-        future, series = batch["future"], batch["series"]
+        future, series, static = batch["future"], batch["series"], batch.get("static")
         outputs, state = self(batch["inputs"])
         step = outputs[:, -1:]  # (B, 1, W)
         steps = []
@@ -49,5 +55,6 @@ class AutoregressiveDecoding:
             value = self.point(step, series) if draw is None else draw(step)  # (B, 1, n)
             steps.append(step if draw is None else value)
             if k + 1 < self.spec.horizon:
-                step, state = self(self.decoder_inputs(value, future[:, k + 1 : k + 2]), state)
+                rows = self.decoder_inputs(value, future[:, k + 1 : k + 2], static)
+                step, state = self(rows, state)
         return torch.cat(steps, dim=1)

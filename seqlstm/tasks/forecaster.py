@@ -10,7 +10,11 @@ Past-observed covariates are unknown beyond the origin and enter the decoding st
 
 With ``relative``, both strategies see the targets relative to the last observed value of each
 window and forecast changes from it (added back before the loss): a trend or a level beyond the
-training range then stays within the range the model was trained on.
+training range then stays within the range the model was trained on. ``relative="seasonal"``
+forecasts changes from the seasonal naive forecast, ``normalization="revin"`` normalises each
+window by its own mean and deviation (:mod:`seqlstm.tasks.forecast_windows`). Static
+covariates of each series and a learned series embedding are appended to every input step
+(:mod:`seqlstm.tasks.forecast_inputs`).
 
 Batches hold ``inputs`` ``(B, T, F)`` and ``targets`` ``(B, horizon, n)``, and optionally
 ``future`` ``(B, horizon, F_future)`` known-future covariates, ``series`` ``(B,)`` rows of the
@@ -36,7 +40,7 @@ from torchmetrics.regression import (
 )
 
 from seqlstm.errors import ConfigError, check_int
-from seqlstm.nn import DirectHead, StepHead
+from seqlstm.nn import DirectHead, EncoderConfig, RecurrentEncoder, StepHead
 from seqlstm.spec import SeriesScaler
 from seqlstm.tasks.base import Batch, SequenceTask
 from seqlstm.tasks.distributions import (
@@ -50,6 +54,7 @@ from seqlstm.tasks.forecast_decoding import AutoregressiveDecoding
 from seqlstm.tasks.forecast_inputs import ForecastInputs
 from seqlstm.tasks.forecast_metrics import MeanAbsoluteScaledError
 from seqlstm.tasks.forecast_sampling import SampledForecasts
+from seqlstm.tasks.forecast_windows import check_window_options
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -71,7 +76,14 @@ class Forecaster(ForecastInputs, AutoregressiveDecoding, SampledForecasts, Seque
             :mod:`seqlstm.tasks.distributions`.
         interval: the central probability of the prediction interval (distribution losses;
             the quantile loss's interval runs from its lowest to its highest quantile).
-        relative: forecast changes from the last observed value instead of levels.
+        relative: ``false``; ``true`` or ``last``: forecast changes from the last observed
+            value instead of levels; ``seasonal``: changes from the seasonal naive forecast
+            (``data.season``; direct strategy).
+        normalization: ``none`` or ``revin``: each window's targets normalised by the mean
+            and deviation of its lookback, the forecast de-normalised (RevIN).
+        revin_affine: RevIN's learnable affine (a scale and a shift per target).
+        series_embedding: width of a learned embedding of each series id appended to every
+            input step (0: none).
         quantiles: quantile levels (sorted, in (0, 1)): those the ``quantile`` loss learns
             (default 0.1, 0.5, 0.9), and those prediction writes as ``<target>_q<level>``.
         num_samples: draws per forecast for the quantiles of distributions without a closed
@@ -81,9 +93,10 @@ class Forecaster(ForecastInputs, AutoregressiveDecoding, SampledForecasts, Seque
     """
 
     def __init__(self, *args: Any, strategy: str = "direct", loss: str = "mse",
-                 interval: float = 0.95, relative: bool = False,
+                 interval: float = 0.95, relative: bool | str = False,
                  quantiles: Sequence[float] | None = None, num_samples: int = 100,
-                 **kwargs: Any) -> None:
+                 normalization: str = "none", revin_affine: bool = True,
+                 series_embedding: int = 0, **kwargs: Any) -> None:
         if strategy not in STRATEGIES:
             raise ConfigError("model.task_options.real.strategy", f"one of {list(STRATEGIES)}",
                               strategy)
@@ -93,11 +106,11 @@ class Forecaster(ForecastInputs, AutoregressiveDecoding, SampledForecasts, Seque
             raise ConfigError("model.task_options.real.interval", "a number in (0, 1)", interval)
         check_int("model.task_options.real.num_samples", num_samples, 2)
         self.quantiles = check_quantiles(quantiles)
-        if relative and loss in COUNT_LOSSES:
-            raise ConfigError("model.task_options.real.relative", f"false with loss={loss} "
-                              "(counts are not relative to the last value)", relative)
+        self.relative = check_window_options(relative, normalization, loss, strategy)
+        check_int("model.task_options.real.series_embedding", series_embedding, 0)
         self.strategy, self.loss_name, self.interval = strategy, loss, interval
-        self.relative, self.num_samples = bool(relative), num_samples
+        self.num_samples, self.normalization = num_samples, normalization
+        self.revin_affine, self.series_dim = bool(revin_affine), series_embedding
         self.dist = OutputDistribution(loss, 0, self.quantiles or DEFAULT_QUANTILES)
         super().__init__(*args, **kwargs)
         if loss in COUNT_LOSSES and not self.spec.extra.get("counts"):
@@ -113,8 +126,27 @@ class Forecaster(ForecastInputs, AutoregressiveDecoding, SampledForecasts, Seque
         if strategy == "autoregressive" and self.spec.variable_length:
             raise ConfigError("model.task_options.real.strategy", "direct for variable-length "
                               "sequences", strategy)
+        if (self.relative == "seasonal" or normalization == "revin") and \
+                self.spec.variable_length:
+            raise ConfigError("model.task_options.real.normalization" if normalization ==
+                              "revin" else "model.task_options.real.relative", "none for "
+                              "variable-length sequences", normalization if normalization ==
+                              "revin" else self.relative)
+        if self.relative == "seasonal" and "season" not in self.spec.extra:
+            raise ConfigError("model.task_options.real.relative", "false or true for data "
+                              "without a season (data.season)", "seasonal")
+        if normalization == "revin" and revin_affine:  # RevIN's learnable affine, per target
+            self.revin_weight = nn.Parameter(torch.ones(self.spec.output_size))
+            self.revin_bias = nn.Parameter(torch.zeros(self.spec.output_size))
         #: the per-series scalers of every data column, fitted by the data module
         self.scaler = SeriesScaler.from_extra(self.spec.extra, self.spec.input_size)
+
+    def build_encoder(self, input_size: int, config: EncoderConfig) -> RecurrentEncoder:
+        """The encoder reads every data column and the static inputs (built here: the spec is
+        known from this point on)."""
+        self.statics = self.build_statics()
+        width = 0 if self.statics is None else self.statics.width
+        return super().build_encoder(input_size + width, config)
 
     # -- shapes -----------------------------------------------------------------------------
     @property
@@ -146,18 +178,11 @@ class Forecaster(ForecastInputs, AutoregressiveDecoding, SampledForecasts, Seque
         :meth:`stream_outputs`."""
         if "reset" in batch:  # stateful streams: one-step-ahead outputs at every step
             return self.stream_outputs(batch, stage)
-        batch = self.with_defaults(batch)
-        if not self.relative:
-            return self.strategy_outputs(batch)
-        n = self.spec.output_size
-        inputs = batch["inputs"]
-        level = inputs[:, -1:, :n]  # (B, 1, n): the last observed targets
-        shifted = torch.cat([inputs[..., :n] - level, inputs[..., n:]], dim=-1)
-        shifted_batch = {**batch, "inputs": shifted}
-        if "targets" in batch:  # teacher forcing reads them; a predict batch has none
-            shifted_batch["targets"] = batch["targets"] - level
-        outputs = self.strategy_outputs(shifted_batch)
-        return torch.cat([outputs[..., :n] + level, outputs[..., n:]], dim=-1)
+        prepared, transform = self.prepare(batch)
+        outputs = self.strategy_outputs(prepared)
+        if transform is None:
+            return outputs
+        return self.dist.affine(outputs, transform.out_loc, transform.out_scale)
 
     def stream_outputs(self, batch: Batch, stage: str) -> torch.Tensor:
         """``(B, T, step_width)`` outputs of a stateful batch, each step predicting the next,
@@ -165,9 +190,15 @@ class Forecaster(ForecastInputs, AutoregressiveDecoding, SampledForecasts, Seque
         if self.strategy != "autoregressive":
             raise ConfigError("model.task_options.real.strategy", "autoregressive with "
                               "data.stateful=true (streams train a one-step model)", self.strategy)
-        if self.relative:
-            raise ConfigError("model.task_options.real.relative", "false with data.stateful=true "
-                              "(a stream has no window to be relative to)", True)
+        if self.relative != "none" or self.normalization != "none":
+            raise ConfigError("model.task_options.real.relative" if self.relative != "none" else
+                              "model.task_options.real.normalization", "false / none with "
+                              "data.stateful=true (a stream has no window to be relative to)",
+                              self.relative if self.relative != "none" else self.normalization)
+        if self.statics is not None:
+            raise ConfigError("model.task_options.real.series_embedding", "0 with "
+                              "data.stateful=true (streams read no static inputs)",
+                              self.series_dim)
         return super().step_outputs(batch, stage)
 
     @property
@@ -182,9 +213,12 @@ class Forecaster(ForecastInputs, AutoregressiveDecoding, SampledForecasts, Seque
         return {}
 
     def export_refusal(self) -> str | None:
-        if self.relative:
-            return ("a relative forecaster shifts its windows outside the network; export "
-                    "covers forecasters with relative=false")
+        if self.relative != "none" or self.normalization != "none":
+            return ("a relative or RevIN forecaster transforms its windows outside the network; "
+                    "export covers forecasters with relative=false and normalization=none")
+        if self.statics is not None:
+            return ("a forecaster with static covariates or a series embedding appends them "
+                    "outside the network; export covers forecasters without")
         return super().export_refusal()
 
     def strategy_outputs(self, batch: Batch) -> torch.Tensor:

@@ -17,16 +17,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from seqlstm.spec import Layout, SeriesScaler, window_inputs
+from seqlstm.spec import Layout, SeriesScaler, naive_offsets, window_inputs
 
 Batch = dict[str, torch.Tensor]
-
-
-def naive_offsets(lookback: int, horizon: int, season: int) -> torch.Tensor:
-    """Rows (within a window) of the seasonal naive forecast of each horizon step: the value one
-    season earlier, or whole seasons earlier until it falls in the observed part."""
-    steps = torch.arange(horizon)
-    return lookback + steps - season * ((steps + season) // season)  # ceil((h + 1) / season)
 
 
 class SeriesWindows(Dataset):
