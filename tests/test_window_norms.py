@@ -111,12 +111,9 @@ def test_seasonal_relative_intervals_sit_around_the_naive_forecast(seasonal):
 
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"normalization": "batch"}, "'model.task_options.real.normalization' must be one of "
-     "['none', 'revin'], got 'batch'"),
-    ({"relative": "yearly"}, "'model.task_options.real.relative' must be false, true (= last) "
-     "or seasonal, got 'yearly'"),
-    ({"relative": True, "normalization": "revin"}, "'model.task_options.real.relative' must be "
-     "false or seasonal with normalization=revin (RevIN already removes each window's level), "
-     "got True"),
+     "['none', 'revin', 'auto'], got 'batch'"),
+    ({"relative": "yearly"}, "'model.task_options.real.relative' must be false, true (= last), "
+     "seasonal or auto, got 'yearly'"),
     ({"relative": "seasonal", "strategy": "autoregressive"}, "'model.task_options.real."
      "relative' must be false or true with the autoregressive strategy (seasonal needs the "
      "direct strategy), got 'seasonal'"),
@@ -141,3 +138,33 @@ def test_revin_trains_and_predicts(strategy, loss, seasonal):
     task.eval()
     out = task.predict_step(seasonal.windows["test"].__getitems__([0, 1]), 0)
     assert (out["lower"] <= out["upper"]).all() and out["mean"].shape == (2, 3, 1)
+
+
+def test_revin_with_the_last_value_centres_windows_on_it(seasonal):
+    task = forecaster(seasonal.spec, relative=True, normalization="revin", revin_affine=False)
+    inputs = seasonal.windows["train"].__getitems__([0, 1])["inputs"]
+    normalised = task.window_transform(inputs).inputs(inputs)
+    assert torch.allclose(normalised[:, -1], torch.zeros(2, 1), atol=1e-6)
+    assert torch.allclose(normalised.std(dim=1, unbiased=False), torch.ones(2, 1), atol=1e-3)
+
+
+@pytest.mark.parametrize(("options", "resolved"), [
+    ({}, ("seasonal", "revin")),
+    ({"strategy": "autoregressive"}, ("none", "revin")),
+    ({"relative": True}, ("last", "revin")),
+    ({"normalization": "none"}, ("seasonal", "none")),
+])
+def test_auto_picks_revin_and_the_seasonal_target_for_time_series(options, resolved, seasonal):
+    task = forecaster(seasonal.spec, **{"relative": "auto", "normalization": "auto", **options})
+    assert (task.relative, task.normalization) == resolved
+
+
+def test_auto_leaves_other_real_valued_data_and_streams_alone(seasonal):
+    plain = {"input_kind": "real", "target_kind": "real", "input_size": 2, "output_size": 1}
+    task = Forecaster(spec=plain, encoder={"hidden_size": 4}, relative="auto",
+                      normalization="auto")
+    assert (task.relative, task.normalization) == ("none", "none")
+    stream = {**seasonal.spec.as_dict(), "extra": {**seasonal.spec.extra, "stateful": True}}
+    task = Forecaster(spec=stream, encoder={"hidden_size": 4}, strategy="autoregressive",
+                      relative="auto", normalization="auto")
+    assert (task.relative, task.normalization) == ("none", "none")

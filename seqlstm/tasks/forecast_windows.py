@@ -17,7 +17,13 @@ option                          inputs                    outputs
                                 then ``* gamma + beta``
 ``revin`` and ``seasonal``      as ``revin``              ``naive + (y' - beta) / gamma *
                                                           sigma``
+``revin`` and ``last``          as ``revin``, ``mu`` the  as ``revin``
+                                last value
 ==============================  ========================  ===================================
+
+``auto`` (the config default of both) picks RevIN and, with the direct strategy, the
+seasonal-relative target for windows of a time-series table with a continuous loss, and
+neither elsewhere (:func:`resolve_auto`).
 
 RevIN (Kim et al. 2022, "Reversible instance normalization for accurate time-series forecasting
 against distribution shift"): ``mu`` and ``sigma`` are the mean and the standard deviation
@@ -31,6 +37,7 @@ forecast is the seasonal naive forecast.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -44,35 +51,47 @@ REVIN_EPS = 1e-5
 
 
 def check_relative(value: bool | str | None) -> str:
-    """``relative`` as one of :data:`RELATIVE` (``true`` is ``last``, ``false`` ``none``)."""
+    """``relative`` as one of :data:`RELATIVE` or ``auto`` (``true`` is ``last``, ``false``
+    ``none``)."""
     names = {False: "none", None: "none", "false": "none", True: "last", "true": "last"}
     mode = names.get(value, value) if isinstance(value, (bool, str)) or value is None else value
-    if mode not in RELATIVE:
-        raise ConfigError("model.task_options.real.relative", "false, true (= last) or "
-                          "seasonal", value)
+    if mode not in (*RELATIVE, "auto"):
+        raise ConfigError("model.task_options.real.relative", "false, true (= last), seasonal "
+                          "or auto", value)
     return mode
 
 
-def check_window_options(relative: bool | str | None, normalization: str, loss: str,
-                         strategy: str) -> str:
-    """The ``relative`` mode, once the window options are checked against each other."""
-    mode = check_relative(relative)
+def resolve_auto(relative: str, normalization: str, loss: str, strategy: str,
+                 extra: dict[str, Any], variable_length: bool) -> tuple[str, str]:
+    """``auto`` options made concrete for the data: windows of a time-series table (whose
+    targets lead the inputs) with a continuous loss get RevIN and, with the direct strategy and
+    a season, the seasonal-relative target; anything else (counts, stateful streams, other
+    real-valued data) neither."""
+    series = "targets" in extra and not extra.get("stateful") and not variable_length \
+        and loss not in COUNT_LOSSES
+    if normalization == "auto":
+        normalization = "revin" if series else "none"
+    if relative == "auto":
+        relative = "seasonal" if series and strategy == "direct" and "season" in extra \
+            else "none"
+    return relative, normalization
+
+
+def check_window_options(relative: str, normalization: str, loss: str, strategy: str) -> None:
+    """The window options, checked against each other and the loss."""
     key = "model.task_options.real."
     if normalization not in NORMALIZATIONS:
-        raise ConfigError(key + "normalization", f"one of {list(NORMALIZATIONS)}", normalization)
-    if mode != "none" and loss in COUNT_LOSSES:
+        raise ConfigError(key + "normalization", f"one of {[*NORMALIZATIONS, 'auto']}",
+                          normalization)
+    if relative != "none" and loss in COUNT_LOSSES:
         raise ConfigError(key + "relative", f"false with loss={loss} (counts are not relative "
                           "to the last value)", relative)
     if normalization == "revin" and loss in COUNT_LOSSES:
         raise ConfigError(key + "normalization", f"none with loss={loss} (counts are not "
                           "rescaled per window)", normalization)
-    if mode == "last" and normalization == "revin":
-        raise ConfigError(key + "relative", "false or seasonal with normalization=revin "
-                          "(RevIN already removes each window's level)", relative)
-    if mode == "seasonal" and strategy != "direct":
+    if relative == "seasonal" and strategy != "direct":
         raise ConfigError(key + "relative", "false or true with the autoregressive strategy "
                           "(seasonal needs the direct strategy)", relative)
-    return mode
 
 
 @dataclass
@@ -111,8 +130,8 @@ def window_transform(inputs: torch.Tensor, targets: int, horizon: int, relative:
     values = inputs[..., :targets]  # (B, T, n) standardised targets of the lookback
     zero = values.new_zeros(values.size(0), 1, targets)
     in_loc, in_scale, mean = zero, None, zero
-    if normalization == "revin":
-        mean = values.mean(dim=1, keepdim=True)  # (B, 1, n)
+    if normalization == "revin":  # centred on the mean, or on the last value with "last"
+        mean = values[:, -1:] if relative == "last" else values.mean(dim=1, keepdim=True)
         in_scale = (values.var(dim=1, unbiased=False, keepdim=True) + REVIN_EPS).sqrt()
         if affine is not None:
             gamma, beta = affine[0].abs() + REVIN_EPS, affine[1]
@@ -120,7 +139,7 @@ def window_transform(inputs: torch.Tensor, targets: int, horizon: int, relative:
             in_loc = mean - beta * in_scale  # x' = (x - mu) / sigma * gamma + beta
         else:
             in_loc = mean
-    if relative == "last":
+    elif relative == "last":
         in_loc = values[:, -1:]  # (B, 1, n)
     out_loc = in_loc
     if relative == "seasonal":

@@ -54,7 +54,7 @@ from seqlstm.tasks.forecast_decoding import AutoregressiveDecoding
 from seqlstm.tasks.forecast_inputs import ForecastInputs
 from seqlstm.tasks.forecast_metrics import MeanAbsoluteScaledError
 from seqlstm.tasks.forecast_sampling import SampledForecasts
-from seqlstm.tasks.forecast_windows import check_window_options
+from seqlstm.tasks.forecast_windows import check_relative, check_window_options, resolve_auto
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -78,9 +78,10 @@ class Forecaster(ForecastInputs, AutoregressiveDecoding, SampledForecasts, Seque
             the quantile loss's interval runs from its lowest to its highest quantile).
         relative: ``false``; ``true`` or ``last``: forecast changes from the last observed
             value instead of levels; ``seasonal``: changes from the seasonal naive forecast
-            (``data.season``; direct strategy).
-        normalization: ``none`` or ``revin``: each window's targets normalised by the mean
-            and deviation of its lookback, the forecast de-normalised (RevIN).
+            (``data.season``; direct strategy); ``auto``: see
+            :func:`~seqlstm.tasks.forecast_windows.resolve_auto`.
+        normalization: ``none``, ``revin`` (each window's targets normalised by the mean
+            and deviation of its lookback, the forecast de-normalised) or ``auto``.
         revin_affine: RevIN's learnable affine (a scale and a shift per target).
         series_embedding: width of a learned embedding of each series id appended to every
             input step (0: none).
@@ -106,10 +107,10 @@ class Forecaster(ForecastInputs, AutoregressiveDecoding, SampledForecasts, Seque
             raise ConfigError("model.task_options.real.interval", "a number in (0, 1)", interval)
         check_int("model.task_options.real.num_samples", num_samples, 2)
         self.quantiles = check_quantiles(quantiles)
-        self.relative = check_window_options(relative, normalization, loss, strategy)
+        relative = check_relative(relative)
         check_int("model.task_options.real.series_embedding", series_embedding, 0)
         self.strategy, self.loss_name, self.interval = strategy, loss, interval
-        self.num_samples, self.normalization = num_samples, normalization
+        self.num_samples = num_samples
         self.revin_affine, self.series_dim = bool(revin_affine), series_embedding
         self.dist = OutputDistribution(loss, 0, self.quantiles or DEFAULT_QUANTILES)
         super().__init__(*args, **kwargs)
@@ -126,16 +127,19 @@ class Forecaster(ForecastInputs, AutoregressiveDecoding, SampledForecasts, Seque
         if strategy == "autoregressive" and self.spec.variable_length:
             raise ConfigError("model.task_options.real.strategy", "direct for variable-length "
                               "sequences", strategy)
-        if (self.relative == "seasonal" or normalization == "revin") and \
+        self.relative, self.normalization = resolve_auto(
+            relative, normalization, loss, strategy, self.spec.extra, self.spec.variable_length)
+        check_window_options(self.relative, self.normalization, loss, strategy)
+        if (self.relative == "seasonal" or self.normalization == "revin") and \
                 self.spec.variable_length:
-            raise ConfigError("model.task_options.real.normalization" if normalization ==
+            raise ConfigError("model.task_options.real.normalization" if self.normalization ==
                               "revin" else "model.task_options.real.relative", "none for "
-                              "variable-length sequences", normalization if normalization ==
-                              "revin" else self.relative)
+                              "variable-length sequences", self.normalization if
+                              self.normalization == "revin" else self.relative)
         if self.relative == "seasonal" and "season" not in self.spec.extra:
             raise ConfigError("model.task_options.real.relative", "false or true for data "
                               "without a season (data.season)", "seasonal")
-        if normalization == "revin" and revin_affine:  # RevIN's learnable affine, per target
+        if self.normalization == "revin" and revin_affine:  # RevIN's learnable affine
             self.revin_weight = nn.Parameter(torch.ones(self.spec.output_size))
             self.revin_bias = nn.Parameter(torch.zeros(self.spec.output_size))
         #: the per-series scalers of every data column, fitted by the data module
@@ -213,9 +217,12 @@ class Forecaster(ForecastInputs, AutoregressiveDecoding, SampledForecasts, Seque
         return {}
 
     def export_refusal(self) -> str | None:
-        if self.relative != "none" or self.normalization != "none":
-            return ("a relative or RevIN forecaster transforms its windows outside the network; "
-                    "export covers forecasters with relative=false and normalization=none")
+        if self.relative != "none":
+            return ("a relative forecaster shifts its windows outside the network; export "
+                    "covers forecasters with relative=false")
+        if self.normalization != "none":
+            return ("a RevIN forecaster normalises its windows outside the network; export "
+                    "covers forecasters with normalization=none")
         if self.statics is not None:
             return ("a forecaster with static covariates or a series embedding appends them "
                     "outside the network; export covers forecasters without")

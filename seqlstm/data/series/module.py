@@ -273,9 +273,9 @@ class TimeSeriesDataModule(SeriesLoaders, L.LightningDataModule):
     def spec(self) -> DataSpec:
         if self.fitted is None:
             raise RuntimeError("call setup() before reading spec")
+        extra = {**self.fitted, "stateful": True} if self.stateful else self.fitted
         return DataSpec(input_kind="real", target_kind="real", input_size=self.layout.width,
-                        output_size=self.layout.targets, horizon=self.horizon,
-                        extra=self.fitted)
+                        output_size=self.layout.targets, horizon=self.horizon, extra=extra)
 
     # -- prediction ------------------------------------------------------------------------
     def _setup_predict(self) -> None:
