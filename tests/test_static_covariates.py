@@ -138,3 +138,26 @@ def test_the_cache_keeps_them(table, tmp_path):
     again = module(table, cache_dir=str(tmp_path / "cache"))  # memory-mapped from the cache
     assert again.spec.extra["static_codes"] == first.spec.extra["static_codes"]
     assert again.spec.extra["static_values"] == first.spec.extra["static_values"]
+
+
+def test_the_series_embedding_tells_series_apart(table):
+    dm = module(table, static_categorical=[], static_real=[])
+    torch.manual_seed(0)
+    task = Forecaster(spec=dm.spec.as_dict(), encoder={"hidden_size": 8},
+                      series_embedding=2).eval()
+    assert task.encoder.layers[0].rnn.input_size == 1 + 2
+    batch = dm.windows["val"].__getitems__([0, 0])
+    batch["series"] = torch.tensor([0, 3])  # the same window, named as two series
+    outputs = task.step_outputs(batch)
+    assert not torch.allclose(outputs[0], outputs[1])
+
+
+def test_autoregressive_decoding_reads_them_at_every_step(table):
+    dm = module(table)
+    torch.manual_seed(0)
+    task = Forecaster(spec=dm.spec.as_dict(), encoder={"hidden_size": 8},
+                      strategy="autoregressive", series_embedding=2).eval()
+    batch = dm.windows["val"].__getitems__([0, 1])
+    recursive = task.step_outputs(batch)
+    prepared, _ = task.prepare({**batch, "targets": recursive})
+    assert torch.allclose(task.teacher_forced(prepared), recursive, atol=1e-6)
