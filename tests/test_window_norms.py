@@ -11,6 +11,7 @@ import torch
 
 from seqlstm.data import TimeSeriesDataModule
 from seqlstm.errors import ConfigError
+from seqlstm.inference import Predictor
 from seqlstm.tasks import Forecaster
 from tests.helpers.timeseries_data import sine
 
@@ -168,3 +169,15 @@ def test_auto_leaves_other_real_valued_data_and_streams_alone(seasonal):
     task = Forecaster(spec=stream, encoder={"hidden_size": 4}, strategy="autoregressive",
                       relative="auto", normalization="auto")
     assert (task.relative, task.normalization) == ("none", "none")
+
+
+def test_forecasts_from_raw_history_apply_the_same_transform(seasonal):
+    task = forecaster(seasonal.spec, relative="seasonal", normalization="revin",
+                      loss="gaussian_nll")
+    windows = seasonal.windows["test"]
+    start = int(windows.starts[2])
+    history = seasonal.store.values[start : start + 8]  # (lookback, 1) in original units
+    forecast = Predictor(task).forecast(history)
+    expected = task.predict_step(windows.__getitems__([2]), 0)
+    assert torch.allclose(forecast["mean"], expected["mean"][0], atol=1e-4)
+    assert torch.allclose(forecast["upper"], expected["upper"][0], atol=1e-4)
