@@ -219,8 +219,8 @@ def render(args: argparse.Namespace, results: dict[str, list[dict]], naive_mae: 
         "call of the runners that report them. \"seqlstm's process set-up\" is what every "
         "seqlstm console script does (seqlstm/runtime.py: glibc `mallopt`, "
         "`OMP_WAIT_POLICY=PASSIVE`); the reference and the peers run as scripts do by default. "
-        "seqlstm runs its default forecaster options (`auto`: RevIN and the seasonal-relative "
-        "target, `data.season` the most common period, 24).",
+        "seqlstm runs its default forecaster options (RevIN, by `normalization: auto`), with "
+        "`data.season` the most common period (24).",
         "", table,
         f"Machine: {report.machine(args.threads, load, args.started)}; load average at the end "
         f"{load_end[0]:.2f}.", f"Versions: {', '.join(versions)}.", "",

@@ -113,8 +113,8 @@ def test_seasonal_relative_intervals_sit_around_the_naive_forecast(seasonal):
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"normalization": "batch"}, "'model.task_options.real.normalization' must be one of "
      "['none', 'revin', 'auto'], got 'batch'"),
-    ({"relative": "yearly"}, "'model.task_options.real.relative' must be false, true (= last), "
-     "seasonal or auto, got 'yearly'"),
+    ({"relative": "yearly"}, "'model.task_options.real.relative' must be false, true (= last) "
+     "or seasonal, got 'yearly'"),
     ({"relative": "seasonal", "strategy": "autoregressive"}, "'model.task_options.real."
      "relative' must be false or true with the autoregressive strategy (seasonal needs the "
      "direct strategy), got 'seasonal'"),
@@ -150,25 +150,24 @@ def test_revin_with_the_last_value_centres_windows_on_it(seasonal):
 
 
 @pytest.mark.parametrize(("options", "resolved"), [
-    ({}, ("seasonal", "revin")),
+    ({}, ("none", "revin")),
     ({"strategy": "autoregressive"}, ("none", "revin")),
     ({"relative": True}, ("last", "revin")),
-    ({"normalization": "none"}, ("seasonal", "none")),
+    ({"relative": "seasonal"}, ("seasonal", "revin")),
 ])
-def test_auto_picks_revin_and_the_seasonal_target_for_time_series(options, resolved, seasonal):
-    task = forecaster(seasonal.spec, **{"relative": "auto", "normalization": "auto", **options})
+def test_auto_picks_revin_for_time_series(options, resolved, seasonal):
+    task = forecaster(seasonal.spec, **{"normalization": "auto", **options})
     assert (task.relative, task.normalization) == resolved
 
 
 def test_auto_leaves_other_real_valued_data_and_streams_alone(seasonal):
     plain = {"input_kind": "real", "target_kind": "real", "input_size": 2, "output_size": 1}
-    task = Forecaster(spec=plain, encoder={"hidden_size": 4}, relative="auto",
-                      normalization="auto")
-    assert (task.relative, task.normalization) == ("none", "none")
+    task = Forecaster(spec=plain, encoder={"hidden_size": 4}, normalization="auto")
+    assert task.normalization == "none"
     stream = {**seasonal.spec.as_dict(), "extra": {**seasonal.spec.extra, "stateful": True}}
     task = Forecaster(spec=stream, encoder={"hidden_size": 4}, strategy="autoregressive",
-                      relative="auto", normalization="auto")
-    assert (task.relative, task.normalization) == ("none", "none")
+                      normalization="auto")
+    assert task.normalization == "none"
 
 
 def test_forecasts_from_raw_history_apply_the_same_transform(seasonal):

@@ -21,9 +21,8 @@ option                          inputs                    outputs
                                 last value
 ==============================  ========================  ===================================
 
-``auto`` (the config default of both) picks RevIN and, with the direct strategy, the
-seasonal-relative target for windows of a time-series table with a continuous loss, and
-neither elsewhere (:func:`resolve_auto`).
+``normalization: auto`` (the config default) is RevIN for windows of a time-series table with a
+continuous loss, and none elsewhere (:func:`resolve_normalization`).
 
 RevIN (Kim et al. 2022, "Reversible instance normalization for accurate time-series forecasting
 against distribution shift"): ``mu`` and ``sigma`` are the mean and the standard deviation
@@ -51,30 +50,24 @@ REVIN_EPS = 1e-5
 
 
 def check_relative(value: bool | str | None) -> str:
-    """``relative`` as one of :data:`RELATIVE` or ``auto`` (``true`` is ``last``, ``false``
-    ``none``)."""
+    """``relative`` as one of :data:`RELATIVE` (``true`` is ``last``, ``false`` ``none``)."""
     names = {False: "none", None: "none", "false": "none", True: "last", "true": "last"}
     mode = names.get(value, value) if isinstance(value, (bool, str)) or value is None else value
-    if mode not in (*RELATIVE, "auto"):
-        raise ConfigError("model.task_options.real.relative", "false, true (= last), seasonal "
-                          "or auto", value)
+    if mode not in RELATIVE:
+        raise ConfigError("model.task_options.real.relative", "false, true (= last) or "
+                          "seasonal", value)
     return mode
 
 
-def resolve_auto(relative: str, normalization: str, loss: str, strategy: str,
-                 extra: dict[str, Any], variable_length: bool) -> tuple[str, str]:
-    """``auto`` options made concrete for the data: windows of a time-series table (whose
-    targets lead the inputs) with a continuous loss get RevIN and, with the direct strategy and
-    a season, the seasonal-relative target; anything else (counts, stateful streams, other
-    real-valued data) neither."""
-    series = "targets" in extra and not extra.get("stateful") and not variable_length \
-        and loss not in COUNT_LOSSES
-    if normalization == "auto":
-        normalization = "revin" if series else "none"
-    if relative == "auto":
-        relative = "seasonal" if series and strategy == "direct" and "season" in extra \
-            else "none"
-    return relative, normalization
+def resolve_normalization(normalization: str, loss: str, extra: dict[str, Any],
+                          variable_length: bool) -> str:
+    """``auto`` made concrete for the data: RevIN for windows of a time-series table (whose
+    targets lead the inputs) with a continuous loss; none for counts, stateful streams and
+    other real-valued data."""
+    if normalization != "auto":
+        return normalization
+    series = "targets" in extra and not extra.get("stateful") and not variable_length
+    return "revin" if series and loss not in COUNT_LOSSES else "none"
 
 
 def check_window_options(relative: str, normalization: str, loss: str, strategy: str) -> None:

@@ -54,7 +54,11 @@ from seqlstm.tasks.forecast_decoding import AutoregressiveDecoding
 from seqlstm.tasks.forecast_inputs import ForecastInputs
 from seqlstm.tasks.forecast_metrics import MeanAbsoluteScaledError
 from seqlstm.tasks.forecast_sampling import SampledForecasts
-from seqlstm.tasks.forecast_windows import check_relative, check_window_options, resolve_auto
+from seqlstm.tasks.forecast_windows import (
+    check_relative,
+    check_window_options,
+    resolve_normalization,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -78,10 +82,10 @@ class Forecaster(ForecastInputs, AutoregressiveDecoding, SampledForecasts, Seque
             the quantile loss's interval runs from its lowest to its highest quantile).
         relative: ``false``; ``true`` or ``last``: forecast changes from the last observed
             value instead of levels; ``seasonal``: changes from the seasonal naive forecast
-            (``data.season``; direct strategy); ``auto``: see
-            :func:`~seqlstm.tasks.forecast_windows.resolve_auto`.
+            (``data.season``; direct strategy).
         normalization: ``none``, ``revin`` (each window's targets normalised by the mean
-            and deviation of its lookback, the forecast de-normalised) or ``auto``.
+            and deviation of its lookback, the forecast de-normalised) or ``auto`` (see
+            :func:`~seqlstm.tasks.forecast_windows.resolve_normalization`).
         revin_affine: RevIN's learnable affine (a scale and a shift per target).
         series_embedding: width of a learned embedding of each series id appended to every
             input step (0: none).
@@ -127,8 +131,9 @@ class Forecaster(ForecastInputs, AutoregressiveDecoding, SampledForecasts, Seque
         if strategy == "autoregressive" and self.spec.variable_length:
             raise ConfigError("model.task_options.real.strategy", "direct for variable-length "
                               "sequences", strategy)
-        self.relative, self.normalization = resolve_auto(
-            relative, normalization, loss, strategy, self.spec.extra, self.spec.variable_length)
+        self.relative = relative
+        self.normalization = resolve_normalization(normalization, loss, self.spec.extra,
+                                                   self.spec.variable_length)
         check_window_options(self.relative, self.normalization, loss, strategy)
         if (self.relative == "seasonal" or self.normalization == "revin") and \
                 self.spec.variable_length:
