@@ -105,7 +105,8 @@ def _refit(task: Forecaster, data: TimeSeriesDataModule, plan: Backtest, fold: i
     counts = np.maximum(ends - window + 1, 0)
     store = data.store
     train = data._windows(torch.from_numpy(store.values), store.offsets[:-1], counts,
-                          data.scaler.rows(store.names), stride=1)
+                          data.scaler.rows(store.names), stride=1,
+                          statics=data.static_inputs(store))
     model = copy.deepcopy(task).train()
     trainer = L.Trainer(max_epochs=epochs, logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False,

@@ -224,6 +224,13 @@ def window_inputs(window: torch.Tensor, lookback: int, observed: int) -> torch.T
     return torch.cat([window[:, :lookback, :observed], known_ahead], dim=-1)
 
 
+def naive_offsets(lookback: int, horizon: int, season: int) -> torch.Tensor:
+    """Rows (within a window) of the seasonal naive forecast of each horizon step: the value one
+    season earlier, or whole seasons earlier until it falls in the observed part."""
+    steps = torch.arange(horizon)
+    return lookback + steps - season * ((steps + season) // season)  # ceil((h + 1) / season)
+
+
 class SeriesScaler:
     """Per-series standardisation of every data column (targets, past, then future
     covariates), as fitted on the training rows and carried in ``spec.extra`` (``series``,

@@ -27,6 +27,8 @@ from seqlstm.tasks import build_task
 def main() -> None:
     p = parser(__doc__)
     add_model_args(p)
+    p.add_argument("--override", action="append", default=[],
+                   help="an extra Hydra override of the seqlstm config (repeatable)")
     args = p.parse_args()
     set_torch_threads(args.threads)
     data = ForecastData.load(args.data)
@@ -36,6 +38,8 @@ def main() -> None:
         "model=stacked_lstm", "data=timeseries", "data.path=in-memory", "data.targets=[value]",
         "data.id_column=series", f"data.lookback={data.lookback}",
         f"data.horizon={data.horizon}", f"data.batch_size={args.batch}",
+        # the season of the data config: the most common period among the series
+        f"data.season={int(np.bincount(data.periods).argmax())}",
         # the benchmark trains on each series' first 80%; a sliver of validation is required
         f"data.split=[{1 - test_fraction},{test_fraction / 2},{test_fraction / 2}]",
         f"model.encoder.hidden_size={args.hidden}", f"model.encoder.num_layers={args.layers}",
@@ -45,6 +49,7 @@ def main() -> None:
         "trainer.enable_progress_bar=false", f"trainer.max_epochs={args.epochs}",
         "+trainer.limit_val_batches=0", "+trainer.enable_model_summary=false",
         f"seed={args.seed}", *(["trainer=gpu"] if args.device.startswith("cuda") else []),
+        *args.override,
     ]
     cfg = compose_run(overrides, out)
 

@@ -6,6 +6,7 @@ from seqlstm.nn.encoder import EncoderConfig, HiddenState, RecurrentEncoder, Rec
 from seqlstm.nn.heads import DirectHead, StepHead, TiedDecoder
 from seqlstm.nn.pooling import POOLINGS, PooledHead, SequencePool, last_step, valid_mask
 from seqlstm.nn.state import detach_state, map_state, reset_rows, state_to
+from seqlstm.nn.statics import StaticEmbedding, embedding_width
 
 __all__ = [
     "POOLINGS",
@@ -18,11 +19,13 @@ __all__ = [
     "RecurrentEncoder",
     "RecurrentLayer",
     "SequencePool",
+    "StaticEmbedding",
     "StepHead",
     "TiedDecoder",
     "beam_decode",
     "detach_state",
     "embedding_dropout",
+    "embedding_width",
     "greedy_decode",
     "last_step",
     "map_state",

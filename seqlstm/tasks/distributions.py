@@ -51,6 +51,12 @@ def softplus(x: torch.Tensor) -> torch.Tensor:
     return nn.functional.softplus(x)
 
 
+def softplus_inverse(y: torch.Tensor) -> torch.Tensor:
+    """The ``x`` with ``softplus(x) = y`` (``y`` clamped to at least 1e-12)."""
+    y = y.clamp_min(1e-12)
+    return y + torch.log(-torch.expm1(-y))
+
+
 class OutputDistribution:
     """The meaning of a forecaster's raw outputs under ``loss`` for ``targets`` targets; the
     ``quantile`` loss reads ``quantiles`` levels."""
@@ -81,6 +87,27 @@ class OutputDistribution:
     def split(self, outputs: torch.Tensor) -> list[torch.Tensor]:
         """The ``blocks`` raw blocks ``(B, H, n)``."""
         return list(outputs.split(self.targets, dim=-1))
+
+    def affine(self, outputs: torch.Tensor, loc: torch.Tensor, scale: torch.Tensor | None
+               ) -> torch.Tensor:
+        """Raw outputs of ``loc + scale * Y`` for ``Y`` the forecast of raw ``outputs`` (in
+        standardised units; ``scale`` > 0 or None for 1; both broadcast to ``(B, H, n)``): the
+        location moves and scales, spreads (variance, scale, quantile increments) scale."""
+        first, *rest = self.split(outputs)
+        if scale is None:
+            return torch.cat([first + loc, *rest], dim=-1)
+        if self.counts:
+            raise ConfigError("model.task_options.real.normalization", f"none with loss="
+                              f"{self.loss_name} (counts are not rescaled per window)",
+                              "revin")
+        if self.loss_name == "gaussian_nll":
+            variance = (softplus(rest[0]) + MIN_VARIANCE) * scale.square()
+            rest = [softplus_inverse(variance - MIN_VARIANCE)]
+        elif self.loss_name == "student_t":
+            rest = [softplus_inverse((softplus(rest[0]) + 1e-3) * scale - 1e-3), rest[1]]
+        elif self.loss_name == "quantile":
+            rest = [softplus_inverse(softplus(r) * scale) for r in rest]
+        return torch.cat([first * scale + loc, *rest], dim=-1)
 
     def quantile_values(self, outputs: torch.Tensor) -> torch.Tensor:
         """``(Q, B, H, n)`` non-crossing quantiles (standardised) of the ``quantile`` head."""

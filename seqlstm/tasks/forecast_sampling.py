@@ -25,16 +25,17 @@ from seqlstm.tasks.forecast_metrics import (
 Batch = dict[str, torch.Tensor]
 #: the levels of the weighted quantile loss when neither the loss nor ``quantiles`` name any
 WQL_LEVELS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+#: the batch keys a sample path repeats
+PATH_KEYS = ("inputs", "future", "series", "static_categorical", "static_real")
 
 
 class SampledForecasts:
     """The probabilistic half of a forecaster (a mixin: it reads the forecaster's ``dist``,
-    ``strategy``, ``relative``, ``interval``, ``quantiles``, ``num_samples`` and its
-    decoding and scaling methods)."""
+    ``strategy``, ``interval``, ``quantiles``, ``num_samples`` and its decoding, window
+    transform and scaling methods)."""
 
     dist: Any
     strategy: str
-    relative: bool
     interval: float
     quantiles: tuple[float, ...]
     num_samples: int
@@ -60,13 +61,10 @@ class SampledForecasts:
 
     def sample_paths(self, batch: Batch, num: int) -> torch.Tensor:
         """``(num, B, H, n)`` autoregressive sample paths in original units."""
-        size, n = batch["inputs"].size(0), self.spec.output_size
-        rows = {key: batch[key].repeat_interleave(num, dim=0)
-                for key in ("inputs", "future", "series")}  # row b * num + j: path j of b
-        level = rows["inputs"][:, -1:, :n] if self.relative else 0.0
-        if self.relative:
-            inputs = rows["inputs"]
-            rows["inputs"] = torch.cat([inputs[..., :n] - level, inputs[..., n:]], dim=-1)
+        size = batch["inputs"].size(0)
+        rows = {key: value.repeat_interleave(num, dim=0) for key, value in batch.items()
+                if key in PATH_KEYS}  # row b * num + j: path j of b
+        prepared, transform = self.prepare(rows)
         mean, std = self.target_scale(rows["series"], rows["inputs"])
 
         def draw(step: torch.Tensor) -> torch.Tensor:  # one standardised draw per path
@@ -74,7 +72,9 @@ class SampledForecasts:
                 return (self.dist.sample(step, mean, std, 1)[0] - mean) / std
             return self.dist.sample(step, torch.zeros_like(mean), torch.ones_like(std), 1)[0]
 
-        paths = self.recursive(rows, draw) + level  # (B * num, H, n)
+        paths = self.recursive(prepared, draw)  # (B * num, H, n) as the network reads them
+        if transform is not None:
+            paths = transform.values_out(paths)
         values = self.original_units(paths, rows["series"])
         return values.view(size, num, *values.shape[1:]).transpose(0, 1)
 

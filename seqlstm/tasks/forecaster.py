@@ -10,7 +10,11 @@ Past-observed covariates are unknown beyond the origin and enter the decoding st
 
 With ``relative``, both strategies see the targets relative to the last observed value of each
 window and forecast changes from it (added back before the loss): a trend or a level beyond the
-training range then stays within the range the model was trained on.
+training range then stays within the range the model was trained on. ``relative="seasonal"``
+forecasts changes from the seasonal naive forecast, ``normalization="revin"`` normalises each
+window by its own mean and deviation (:mod:`seqlstm.tasks.forecast_windows`). Static
+covariates of each series and a learned series embedding are appended to every input step
+(:mod:`seqlstm.tasks.forecast_inputs`).
 
 Batches hold ``inputs`` ``(B, T, F)`` and ``targets`` ``(B, horizon, n)``, and optionally
 ``future`` ``(B, horizon, F_future)`` known-future covariates, ``series`` ``(B,)`` rows of the
@@ -23,7 +27,7 @@ using the per-series scalers the data module put in ``spec.extra``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -35,9 +39,9 @@ from torchmetrics.regression import (
     SymmetricMeanAbsolutePercentageError,
 )
 
-from seqlstm.errors import ConfigError, DataError, check_int
-from seqlstm.nn import DirectHead, StepHead
-from seqlstm.spec import SeriesScaler, window_inputs
+from seqlstm.errors import ConfigError, check_int
+from seqlstm.nn import DirectHead, EncoderConfig, RecurrentEncoder, StepHead
+from seqlstm.spec import SeriesScaler
 from seqlstm.tasks.base import Batch, SequenceTask
 from seqlstm.tasks.distributions import (
     COUNT_LOSSES,
@@ -46,8 +50,15 @@ from seqlstm.tasks.distributions import (
     check_quantiles,
 )
 from seqlstm.tasks.figures import forecast_vs_truth
+from seqlstm.tasks.forecast_decoding import AutoregressiveDecoding
+from seqlstm.tasks.forecast_inputs import ForecastInputs
 from seqlstm.tasks.forecast_metrics import MeanAbsoluteScaledError
 from seqlstm.tasks.forecast_sampling import SampledForecasts
+from seqlstm.tasks.forecast_windows import (
+    check_relative,
+    check_window_options,
+    resolve_normalization,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -56,7 +67,7 @@ STRATEGIES = ("direct", "autoregressive")
 DEFAULT_QUANTILES = (0.1, 0.5, 0.9)
 
 
-class Forecaster(SampledForecasts, SequenceTask):
+class Forecaster(ForecastInputs, AutoregressiveDecoding, SampledForecasts, SequenceTask):
     """Multi-step forecasts of real-valued targets. Metrics: MAE, RMSE, sMAPE, MASE; with a
     probabilistic loss also interval coverage and width, weighted quantile loss and (for
     distributions) CRPS, on validation and test.
@@ -69,7 +80,15 @@ class Forecaster(SampledForecasts, SequenceTask):
             :mod:`seqlstm.tasks.distributions`.
         interval: the central probability of the prediction interval (distribution losses;
             the quantile loss's interval runs from its lowest to its highest quantile).
-        relative: forecast changes from the last observed value instead of levels.
+        relative: ``false``; ``true`` or ``last``: forecast changes from the last observed
+            value instead of levels; ``seasonal``: changes from the seasonal naive forecast
+            (``data.season``; direct strategy).
+        normalization: ``none``, ``revin`` (each window's targets normalised by the mean
+            and deviation of its lookback, the forecast de-normalised) or ``auto`` (see
+            :func:`~seqlstm.tasks.forecast_windows.resolve_normalization`).
+        revin_affine: RevIN's learnable affine (a scale and a shift per target).
+        series_embedding: width of a learned embedding of each series id appended to every
+            input step (0: none).
         quantiles: quantile levels (sorted, in (0, 1)): those the ``quantile`` loss learns
             (default 0.1, 0.5, 0.9), and those prediction writes as ``<target>_q<level>``.
         num_samples: draws per forecast for the quantiles of distributions without a closed
@@ -79,9 +98,10 @@ class Forecaster(SampledForecasts, SequenceTask):
     """
 
     def __init__(self, *args: Any, strategy: str = "direct", loss: str = "mse",
-                 interval: float = 0.95, relative: bool = False,
+                 interval: float = 0.95, relative: bool | str = False,
                  quantiles: Sequence[float] | None = None, num_samples: int = 100,
-                 **kwargs: Any) -> None:
+                 normalization: str = "none", revin_affine: bool = True,
+                 series_embedding: int = 0, **kwargs: Any) -> None:
         if strategy not in STRATEGIES:
             raise ConfigError("model.task_options.real.strategy", f"one of {list(STRATEGIES)}",
                               strategy)
@@ -91,11 +111,11 @@ class Forecaster(SampledForecasts, SequenceTask):
             raise ConfigError("model.task_options.real.interval", "a number in (0, 1)", interval)
         check_int("model.task_options.real.num_samples", num_samples, 2)
         self.quantiles = check_quantiles(quantiles)
-        if relative and loss in COUNT_LOSSES:
-            raise ConfigError("model.task_options.real.relative", f"false with loss={loss} "
-                              "(counts are not relative to the last value)", relative)
+        relative = check_relative(relative)
+        check_int("model.task_options.real.series_embedding", series_embedding, 0)
         self.strategy, self.loss_name, self.interval = strategy, loss, interval
-        self.relative, self.num_samples = bool(relative), num_samples
+        self.num_samples = num_samples
+        self.revin_affine, self.series_dim = bool(revin_affine), series_embedding
         self.dist = OutputDistribution(loss, 0, self.quantiles or DEFAULT_QUANTILES)
         super().__init__(*args, **kwargs)
         if loss in COUNT_LOSSES and not self.spec.extra.get("counts"):
@@ -111,8 +131,31 @@ class Forecaster(SampledForecasts, SequenceTask):
         if strategy == "autoregressive" and self.spec.variable_length:
             raise ConfigError("model.task_options.real.strategy", "direct for variable-length "
                               "sequences", strategy)
+        self.relative = relative
+        self.normalization = resolve_normalization(normalization, loss, self.spec.extra,
+                                                   self.spec.variable_length)
+        check_window_options(self.relative, self.normalization, loss, strategy)
+        if (self.relative == "seasonal" or self.normalization == "revin") and \
+                self.spec.variable_length:
+            raise ConfigError("model.task_options.real.normalization" if self.normalization ==
+                              "revin" else "model.task_options.real.relative", "none for "
+                              "variable-length sequences", self.normalization if
+                              self.normalization == "revin" else self.relative)
+        if self.relative == "seasonal" and "season" not in self.spec.extra:
+            raise ConfigError("model.task_options.real.relative", "false or true for data "
+                              "without a season (data.season)", "seasonal")
+        if self.normalization == "revin" and revin_affine:  # RevIN's learnable affine
+            self.revin_weight = nn.Parameter(torch.ones(self.spec.output_size))
+            self.revin_bias = nn.Parameter(torch.zeros(self.spec.output_size))
         #: the per-series scalers of every data column, fitted by the data module
         self.scaler = SeriesScaler.from_extra(self.spec.extra, self.spec.input_size)
+
+    def build_encoder(self, input_size: int, config: EncoderConfig) -> RecurrentEncoder:
+        """The encoder reads every data column and the static inputs (built here: the spec is
+        known from this point on)."""
+        self.statics = self.build_statics()
+        width = 0 if self.statics is None else self.statics.width
+        return super().build_encoder(input_size + width, config)
 
     # -- shapes -----------------------------------------------------------------------------
     @property
@@ -138,32 +181,17 @@ class Forecaster(SampledForecasts, SequenceTask):
                           self.num_future)
 
     # -- forward ----------------------------------------------------------------------------
-    def with_defaults(self, batch: Batch) -> Batch:
-        """``batch`` with its optional keys filled in: no known-future covariates, and series 0
-        (whose scaler is the identity when the spec carries none)."""
-        inputs = batch["inputs"]
-        size = inputs.size(0)
-        return {"future": inputs.new_zeros(size, self.spec.horizon, 0),
-                "series": torch.zeros(size, dtype=torch.long, device=inputs.device), **batch}
-
     def step_outputs(self, batch: Batch, stage: str = "predict") -> torch.Tensor:
         """``(B, horizon, step_width)`` outputs in standardised units: windows start from zero
         state; stateful streams (``stage`` names whose state they carry) go to
         :meth:`stream_outputs`."""
         if "reset" in batch:  # stateful streams: one-step-ahead outputs at every step
             return self.stream_outputs(batch, stage)
-        batch = self.with_defaults(batch)
-        if not self.relative:
-            return self.strategy_outputs(batch)
-        n = self.spec.output_size
-        inputs = batch["inputs"]
-        level = inputs[:, -1:, :n]  # (B, 1, n): the last observed targets
-        shifted = torch.cat([inputs[..., :n] - level, inputs[..., n:]], dim=-1)
-        shifted_batch = {**batch, "inputs": shifted}
-        if "targets" in batch:  # teacher forcing reads them; a predict batch has none
-            shifted_batch["targets"] = batch["targets"] - level
-        outputs = self.strategy_outputs(shifted_batch)
-        return torch.cat([outputs[..., :n] + level, outputs[..., n:]], dim=-1)
+        prepared, transform = self.prepare(batch)
+        outputs = self.strategy_outputs(prepared)
+        if transform is None:
+            return outputs
+        return self.dist.affine(outputs, transform.out_loc, transform.out_scale)
 
     def stream_outputs(self, batch: Batch, stage: str) -> torch.Tensor:
         """``(B, T, step_width)`` outputs of a stateful batch, each step predicting the next,
@@ -171,9 +199,15 @@ class Forecaster(SampledForecasts, SequenceTask):
         if self.strategy != "autoregressive":
             raise ConfigError("model.task_options.real.strategy", "autoregressive with "
                               "data.stateful=true (streams train a one-step model)", self.strategy)
-        if self.relative:
-            raise ConfigError("model.task_options.real.relative", "false with data.stateful=true "
-                              "(a stream has no window to be relative to)", True)
+        if self.relative != "none" or self.normalization != "none":
+            raise ConfigError("model.task_options.real.relative" if self.relative != "none" else
+                              "model.task_options.real.normalization", "false / none with "
+                              "data.stateful=true (a stream has no window to be relative to)",
+                              self.relative if self.relative != "none" else self.normalization)
+        if self.statics is not None:
+            raise ConfigError("model.task_options.real.series_embedding", "0 with "
+                              "data.stateful=true (streams read no static inputs)",
+                              self.series_dim)
         return super().step_outputs(batch, stage)
 
     @property
@@ -188,33 +222,16 @@ class Forecaster(SampledForecasts, SequenceTask):
         return {}
 
     def export_refusal(self) -> str | None:
-        if self.relative:
+        if self.relative != "none":
             return ("a relative forecaster shifts its windows outside the network; export "
                     "covers forecasters with relative=false")
+        if self.normalization != "none":
+            return ("a RevIN forecaster normalises its windows outside the network; export "
+                    "covers forecasters with normalization=none")
+        if self.statics is not None:
+            return ("a forecaster with static covariates or a series embedding appends them "
+                    "outside the network; export covers forecasters without")
         return super().export_refusal()
-
-    def history_batch(self, history: torch.Tensor, series: torch.Tensor,
-                      future: torch.Tensor | None = None) -> Batch:
-        """A predict batch from ``history`` ``(B, T, C)`` in original units (every data column:
-        targets, past, then future covariates, over the last ``T`` steps) of the scaler rows
-        ``series`` ``(B,)``; ``future`` ``(B, horizon, F_future)`` are the known-future
-        covariates over the horizon, needed exactly when the data has any."""
-        if (future is None) != (self.num_future == 0):
-            raise DataError(f"expected future covariates {self.spec.extra['future_covariates']} "
-                            f"over the {self.spec.horizon}-step horizon" if future is None else
-                            "the model has no future covariates; pass future=None")
-        scaled = self.scaler.scale(history, series)  # (B, T, C)
-        observed = scaled.size(-1) - self.num_future
-        if future is None:
-            return {"inputs": scaled, "series": series}
-        if future.shape[1:] != (self.spec.horizon, self.num_future):
-            raise DataError(f"expected future covariates of shape (horizon={self.spec.horizon}, "
-                            f"{self.num_future}), got {tuple(future.shape[1:])}")
-        ahead = self.scaler.scale(future, series, slice(observed, None))  # (B, H, F_future)
-        # history and horizon as one window; the horizon's observed columns are unknown (zeros)
-        window = torch.cat([scaled, nn.functional.pad(ahead, (observed, 0))], dim=1)
-        return {"inputs": window_inputs(window, scaled.size(1), observed), "future": ahead,
-                "series": series}
 
     def strategy_outputs(self, batch: Batch) -> torch.Tensor:
         """Outputs of the direct or autoregressive strategy for ``batch`` as it is."""
@@ -225,34 +242,6 @@ class Forecaster(SampledForecasts, SequenceTask):
         if self.training:
             return self.teacher_forced(batch)
         return self.recursive(batch)
-
-    def decoder_inputs(self, values: torch.Tensor, future: torch.Tensor) -> torch.Tensor:
-        """Input rows after the origin: targets ``(B, K, n)``, zeros for past covariates and
-        the known-future covariates one step ahead ``(B, K, F)`` -> ``(B, K, input_size)``."""
-        past = values.new_zeros(*values.shape[:2], self.num_past)
-        return torch.cat([values, past, future], dim=-1)
-
-    def teacher_forced(self, batch: Batch) -> torch.Tensor:
-        inputs, targets, future = batch["inputs"], batch["targets"], batch["future"]
-        teacher = self.decoder_inputs(targets[:, :-1], future[:, 1:])  # (B, H-1, F)
-        outputs, _ = self(torch.cat([inputs, teacher], dim=1))  # (B, L+H-1, W)
-        return outputs[:, inputs.size(1) - 1 :]  # (B, H, W): step t predicts t+1
-
-    def recursive(self, batch: Batch,
-                  draw: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
-        """Decode the horizon one step at a time, feeding back each step's point forecast
-        (or ``draw(step)``, a standardised draw ``(B, 1, n)``: then the draws ``(B, H, n)``
-        are returned instead of the outputs)."""
-        future, series = batch["future"], batch["series"]
-        outputs, state = self(batch["inputs"])
-        step = outputs[:, -1:]  # (B, 1, W)
-        steps = []
-        for k in range(self.spec.horizon):
-            value = self.point(step, series) if draw is None else draw(step)  # (B, 1, n)
-            steps.append(step if draw is None else value)
-            if k + 1 < self.spec.horizon:
-                step, state = self(self.decoder_inputs(value, future[:, k + 1 : k + 2]), state)
-        return torch.cat(steps, dim=1)
 
     def point(self, outputs: torch.Tensor, series: torch.Tensor) -> torch.Tensor:
         """``(B, H, n)`` standardised point forecasts of raw ``outputs``."""

@@ -23,3 +23,15 @@ def sine(length: int = 240, period: int = 12, seed: int = 0) -> pd.DataFrame:
     steps = np.arange(length)
     values = 5 + 2 * np.sin(2 * np.pi * steps / period) + 0.05 * rng.standard_normal(length)
     return pd.DataFrame({"t": steps, "y": values})
+
+
+def stores(length: int = 80, seed: int = 0) -> pd.DataFrame:
+    """Four series ``s0``..``s3`` of ``length`` steps with static covariates: ``region``
+    (north, south, north, east) and ``size`` (3, 1, 2, 5: the sine's amplitude)."""
+    rng = np.random.default_rng(seed)
+    steps = np.arange(length)
+    return pd.concat([pd.DataFrame({
+        "id": f"s{i}", "t": steps, "region": region, "size": size,
+        "y": (size * np.sin(steps / 3 + i) + rng.normal(0, 0.1, length)).round(3)})
+        for i, (region, size) in enumerate([("north", 3.0), ("south", 1.0), ("north", 2.0),
+                                             ("east", 5.0)])], ignore_index=True)

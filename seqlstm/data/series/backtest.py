@@ -58,7 +58,8 @@ def backtest_windows(data: TimeSeriesDataModule, folds: int, step: int) -> Backt
                         "fraction in data.split")
     owners = data.scaler.rows(store.names)
     windows = data._windows(torch.from_numpy(store.values), store.offsets[:-1] + start,
-                            np.full(store.num_series, folds), owners, stride=step)
+                            np.full(store.num_series, folds), owners, stride=step,
+                            statics=data.static_inputs(store))
     origins = start[:, None] + data.lookback + step * np.arange(folds)  # (S, K)
     return Backtest(windows, folds, store.names, origins,
                     store.time[store.offsets[:-1, None] + origins])

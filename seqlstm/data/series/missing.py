@@ -33,7 +33,7 @@ def fill_missing(store: SeriesStore, columns: Sequence[str], policy: str,
             values[:, j] = _fill_column(values[:, j], ~missing[:, j], starts, ends,
                                         interpolate=policy == "interpolate")
         store = SeriesStore(store.names, store.offsets, values, store.time, store.source,
-                            store.rows, store.period)
+                            store.rows, store.period, store.statics)
         missing = np.isnan(values)
     if missing.any():
         i, j = (int(k[0]) for k in np.nonzero(missing))

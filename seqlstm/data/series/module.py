@@ -17,7 +17,9 @@ plot are made in :mod:`seqlstm.data.series.predictions`.
 ``spec.extra`` (the fitted state, plain data): ``series`` (ids, in scaler order), ``columns``
 (targets, then past and future covariates), ``targets``, ``past_covariates``,
 ``future_covariates``, ``mean`` and ``std`` (one list per series, one value per column) and
-``season`` (of the seasonal naive forecast in each batch's ``naive``).
+``season`` (of the seasonal naive forecast in each batch's ``naive``), and with static
+covariates their categories and per-series values (see
+:func:`~seqlstm.data.series.statics.fit_statics`).
 """
 
 from __future__ import annotations
@@ -30,27 +32,22 @@ import lightning as L
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader
 
+from seqlstm.data.series.loaders import SeriesLoaders
 from seqlstm.data.series.missing import fill_missing
 from seqlstm.data.series.predictions import Forecasts, forecast_table, origin_windows
 from seqlstm.data.series.reading import LAYOUTS, TableSchema, read_store
 from seqlstm.data.series.splits import fit_scaler, split_cuts, step_pairs, window_counts
+from seqlstm.data.series.statics import fit_statics, static_inputs
 from seqlstm.data.series.store import SeriesStore, check_counts
 from seqlstm.data.series.tables import MISSING_POLICIES
-from seqlstm.data.series.windows import SeriesWindows, batch_collate
-from seqlstm.data.streams import (
-    ResumableRandomSampler,
-    ResumePoint,
-    StreamLoader,
-    StreamPart,
-    stream_loader,
-)
+from seqlstm.data.series.windows import SeriesWindows
+from seqlstm.data.streams import ResumePoint, StreamPart
 from seqlstm.errors import ConfigError, DataError, check_int, check_split
 from seqlstm.spec import SPLITS, DataSpec, Layout, SeriesScaler
 
 
-class TimeSeriesDataModule(L.LightningDataModule):
+class TimeSeriesDataModule(SeriesLoaders, L.LightningDataModule):
     """Sliding-window forecasting over one or many series.
 
     Args:
@@ -83,6 +80,9 @@ class TimeSeriesDataModule(L.LightningDataModule):
             every window once per epoch).
         counts: the targets are counts (checked: non-negative whole numbers), as the count
             losses (``poisson``, ``negative_binomial``) require.
+        static_categorical: columns of a long table with one category per series (checked:
+            constant within each series), embedded by the forecaster.
+        static_real: columns with one number per series, standardised over the series.
     """
 
     def __init__(
@@ -111,11 +111,15 @@ class TimeSeriesDataModule(L.LightningDataModule):
         cache_dir: str | None = None,
         windows_per_epoch: int | None = None,
         counts: bool = False,
+        static_categorical: Sequence[str] = (),
+        static_real: Sequence[str] = (),
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["path", "fitted", "predict_path"])
         # an in-memory table cannot travel in a checkpoint; prediction then needs predict_path
-        self.hparams["path"] = None if isinstance(path, pd.DataFrame) else path
+        # (and a Path is kept as text: checkpoints load with weights_only=True)
+        self.hparams["path"] = None if isinstance(path, pd.DataFrame) or path is None \
+            else str(path)
         for key, value in (("lookback", lookback), ("horizon", horizon), ("stride", stride),
                            ("batch_size", batch_size), ("season", season)):
             check_int(f"data.{key}", value, 1)
@@ -135,7 +139,13 @@ class TimeSeriesDataModule(L.LightningDataModule):
                               f"{season * -(-horizon // season)})", lookback)
         split = check_split("data.split", split)
         self.schema = TableSchema.from_config(targets, past_covariates, future_covariates,
-                                              time_column, id_column, time_format)
+                                              time_column, id_column, time_format,
+                                              static_categorical, static_real)
+        if (static_categorical or static_real) and (layout == "wide" or stateful):
+            raise ConfigError("data.static_categorical/static_real", "empty with "
+                              + ("data.layout=wide" if layout == "wide" else
+                                 "data.stateful=true (streams read no static covariates)"),
+                              [*static_categorical, *static_real])
         self.targets, self.past, self.future = self.schema.targets, self.schema.past, \
             self.schema.future
         self.columns = self.schema.columns
@@ -219,7 +229,7 @@ class TimeSeriesDataModule(L.LightningDataModule):
                                 f"{name} fraction in data.split or a smaller data.lookback")
             if counts.sum():
                 self.windows[name] = self._windows(values, store.offsets[:-1] + first, counts,
-                                                   owners)
+                                                   owners, statics=self.static_inputs(store))
 
     def _fit(self, store: SeriesStore, cuts: np.ndarray) -> dict[str, Any]:
         """The fitted state: per-series scalers of every column on training rows alone, the
@@ -227,7 +237,7 @@ class TimeSeriesDataModule(L.LightningDataModule):
         return {**fit_scaler(store, cuts).as_extra(), "columns": list(self.columns),
                 "targets": list(self.targets), "past_covariates": list(self.past),
                 "future_covariates": list(self.future), "season": self.season,
-                **({"counts": True} if self.counts else {})}
+                **({"counts": True} if self.counts else {}), **fit_statics(store.statics)}
 
     @property
     def scaler(self) -> SeriesScaler:
@@ -247,67 +257,25 @@ class TimeSeriesDataModule(L.LightningDataModule):
         except DataError as err:
             raise DataError(f"{store.source.name}: {err}") from None
 
+    def static_inputs(self, store: SeriesStore) -> tuple[np.ndarray, np.ndarray] | None:
+        """Each series' static covariates as the model reads them (see
+        :func:`~seqlstm.data.series.statics.static_inputs`); None without any."""
+        return static_inputs(store.statics, store, self.fitted)
+
     def _windows(self, values: torch.Tensor, first: np.ndarray, counts: np.ndarray,
-                 owners: np.ndarray, stride: int | None = None) -> SeriesWindows:
+                 owners: np.ndarray, stride: int | None = None,
+                 statics: tuple[np.ndarray, np.ndarray] | None = None) -> SeriesWindows:
         return SeriesWindows(values, first, counts, owners, self.scaler, self.layout,
-                             self.lookback, self.horizon, self.season, stride or self.stride)
+                             self.lookback, self.horizon, self.season, stride or self.stride,
+                             statics)
 
     @property
     def spec(self) -> DataSpec:
         if self.fitted is None:
             raise RuntimeError("call setup() before reading spec")
+        extra = {**self.fitted, "stateful": True} if self.stateful else self.fitted
         return DataSpec(input_kind="real", target_kind="real", input_size=self.layout.width,
-                        output_size=self.layout.targets, horizon=self.horizon,
-                        extra=self.fitted)
-
-    # -- loaders ---------------------------------------------------------------------------
-    def train_dataloader(self) -> DataLoader:
-        if self.stateful:
-            return self._stream_loader("train", self.batch_size, equal_shards=True,
-                                       first=self.resume_point.first_batch(self.trainer))
-        windows = self.windows["train"]
-        count = self.windows_per_epoch or len(windows)
-        # every window once per epoch (a permutation) unless windows_per_epoch draws fewer
-        sampler = ResumableRandomSampler(len(windows), count, self.sampler_seed,
-                                         replacement=self.windows_per_epoch is not None)
-        self.resume_point.resume_sampler(sampler, self.batch_size)
-        return self._loader(windows, sampler=sampler, drop_last=False)
-
-    def val_dataloader(self) -> DataLoader:
-        if self.stateful:
-            return self._stream_loader("val", 1, equal_shards=False)
-        return self._loader(self.windows["val"])
-
-    def test_dataloader(self) -> DataLoader:
-        if self.stateful:
-            return self._stream_loader("test", 1, equal_shards=False)
-        if "test" not in self.windows:
-            raise DataError("data.split gives the test split no rows; set a test fraction > 0")
-        return self._loader(self.windows["test"])
-
-    def predict_dataloader(self) -> DataLoader:
-        return self._loader(self.windows["predict"])
-
-    def _stream_loader(self, name: str, num_streams: int, equal_shards: bool,
-                       first: int = 0) -> StreamLoader:
-        """Every series' split ``name`` as ``num_streams`` streams of ``lookback`` steps per
-        batch inside this rank's contiguous shard of it, one series after the other."""
-        return stream_loader(self.pairs[name], num_streams, self.lookback, self.trainer,
-                             split=name, equal_shards=equal_shards, first=first,
-                             advice="use a smaller data.batch_size",
-                             num_workers=self.num_workers)
-
-    def state_dict(self) -> dict[str, Any]:
-        """The training position (streams or random windows), so a fit resumed from a
-        mid-epoch checkpoint continues with the next batch."""
-        return self.resume_point.save(self.trainer)
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.resume_point.load(state_dict)
-
-    def _loader(self, windows: SeriesWindows, **kwargs: Any) -> DataLoader:
-        return DataLoader(windows, batch_size=self.batch_size, collate_fn=batch_collate,
-                          num_workers=self.num_workers, **kwargs)
+                        output_size=self.layout.targets, horizon=self.horizon, extra=extra)
 
     # -- prediction ------------------------------------------------------------------------
     def _setup_predict(self) -> None:
@@ -323,7 +291,8 @@ class TimeSeriesDataModule(L.LightningDataModule):
         size = window.shape[1]
         values = torch.from_numpy(window.reshape(-1, window.shape[-1]))  # (S * (L+H), C)
         self.windows["predict"] = self._windows(values, np.arange(len(window)) * size,
-                                                np.ones(len(window), dtype=np.int64), owners)
+                                                np.ones(len(window), dtype=np.int64), owners,
+                                                statics=self.static_inputs(store))
 
     def format_predictions(self, outputs: list[dict[str, torch.Tensor]]) -> pd.DataFrame:
         """The task's ``predict_step`` outputs as one row per series and horizon step (see

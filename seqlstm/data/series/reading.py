@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from seqlstm.data.series.statics import read_statics
 from seqlstm.data.series.store import (
     SeriesStore,
     cache_key,
@@ -33,22 +34,28 @@ class TableSchema:
     time_column: str | None = None
     id_column: str | None = None
     time_format: str | None = None
+    static_categorical: tuple[str, ...] = ()
+    static_real: tuple[str, ...] = ()
 
     @classmethod
     def from_config(cls, targets: str | Sequence[str], past: Sequence[str],
                     future: Sequence[str], time_column: str | None = None,
-                    id_column: str | None = None, time_format: str | None = None
+                    id_column: str | None = None, time_format: str | None = None,
+                    static_categorical: Sequence[str] = (), static_real: Sequence[str] = ()
                     ) -> TableSchema:
         """The schema of the data config's column names, checked: at least one target, every
         name used once."""
         schema = cls([str(targets)] if isinstance(targets, (str, int)) else
                      [str(t) for t in targets], [str(c) for c in past],
-                     [str(c) for c in future], time_column, id_column, time_format)
+                     [str(c) for c in future], time_column, id_column, time_format,
+                     tuple(str(c) for c in static_categorical),
+                     tuple(str(c) for c in static_real))
         if not schema.targets:
             raise ConfigError("data.targets", "at least one column name", targets)
-        if len(set(schema.columns)) != len(schema.columns):
-            raise ConfigError("data.targets/past_covariates/future_covariates",
-                              "distinct column names", schema.columns)
+        names = [*schema.columns, *schema.static_categorical, *schema.static_real]
+        if len(set(names)) != len(names):
+            raise ConfigError("data.targets/past_covariates/future_covariates/static_*",
+                              "distinct column names", names)
         return schema
 
     @property
@@ -94,13 +101,20 @@ def _read(path: str | Path | pd.DataFrame, schema: TableSchema, layout: str) -> 
         if time is not None:
             require_columns(columns, [time], "data.time_column")
         return wide_store(columns, time, schema.time_format)
-    wanted = [*schema.columns, *(c for c in (time, ids) if c is not None)]
-    columns = read_columns(path, wanted, text=[time] if time and schema.time_format else [],
-                           ids=ids)
+    static = [*schema.static_categorical, *schema.static_real]
+    wanted = [*schema.columns, *static, *(c for c in (time, ids) if c is not None)]
+    text = [*([time] if time and schema.time_format else []), *schema.static_categorical]
+    columns = read_columns(path, wanted, text=text, ids=ids)
     require_columns(columns, schema.targets, "data.targets")
     require_columns(columns, schema.past, "data.past_covariates")
     require_columns(columns, schema.future, "data.future_covariates")
+    require_columns(columns, schema.static_categorical, "data.static_categorical")
+    require_columns(columns, schema.static_real, "data.static_real")
     for key in ("time_column", "id_column"):
         if getattr(schema, key) is not None:
             require_columns(columns, [getattr(schema, key)], f"data.{key}")
-    return long_store(columns, schema.columns, time, ids, schema.time_format)
+    store = long_store(columns, schema.columns, time, ids, schema.time_format)
+    if static:
+        store.statics = read_statics(columns, store, list(schema.static_categorical),
+                                     list(schema.static_real))
+    return store

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from seqlstm.data.series.statics import StaticColumns
 from seqlstm.data.series.tables import Columns, Source, show_time, to_codes, to_float, to_time
 from seqlstm.errors import DataError
 from seqlstm.files import atomic_file, write_atomic
@@ -41,6 +42,7 @@ class SeriesStore:
     source: Source
     rows: np.ndarray | None = None  # (N,) 1-based source rows; None: row = store row + 1
     period: int = 0  # wide tables: source row = store row % period + 1
+    statics: StaticColumns | None = None  # one value per series of each static covariate
 
     @property
     def num_series(self) -> int:
@@ -77,7 +79,7 @@ class SeriesStore:
         counts = np.bincount(self.owners()[keep], minlength=self.num_series)
         return SeriesStore(self.names, np.concatenate([[0], np.cumsum(counts)]),
                            self.values[keep], self.time[keep], self.source,
-                           self.all_rows()[keep])
+                           self.all_rows()[keep], statics=self.statics)
 
     def all_rows(self) -> np.ndarray:
         """``(N,)`` the 1-based table row of every store row."""
@@ -189,19 +191,27 @@ def save_store(store: SeriesStore, folder: Path) -> None:
     arrays = {"values": store.values, "time": store.time, "offsets": store.offsets}
     if store.rows is not None:
         arrays["rows"] = store.rows
+    if store.statics is not None:
+        arrays.update(static_codes=store.statics.codes, static_values=store.statics.values)
     for name, array in arrays.items():
         with atomic_file(folder / f"{name}.npy") as out:
             np.save(out, np.ascontiguousarray(array), allow_pickle=False)
     write_atomic(folder / "index.json", json.dumps(
         {"names": store.names, "source": store.source.name, "is_csv": store.source.is_csv,
-         "period": store.period, "rows": store.rows is not None}).encode())
+         "period": store.period, "rows": store.rows is not None,
+         "statics": None if store.statics is None else store.statics.as_index()}).encode())
 
 
 def load_store(folder: Path) -> SeriesStore:
     """The store :func:`save_store` wrote, its arrays memory-mapped (copy-on-write)."""
     index = json.loads((folder / "index.json").read_text(encoding="utf-8"))
+    statics = index.get("statics")
     arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="c", allow_pickle=False)
-              for name in (*STORE_FILES, *(("rows",) if index["rows"] else ()))}
+              for name in (*STORE_FILES, *(("rows",) if index["rows"] else ()),
+                           *(("static_codes", "static_values") if statics else ()))}
     return SeriesStore(index["names"], np.asarray(arrays["offsets"]), arrays["values"],
                        arrays["time"], Source(index["source"], index["is_csv"]),
-                       arrays.get("rows"), index["period"])
+                       arrays.get("rows"), index["period"],
+                       StaticColumns(**statics, codes=np.asarray(arrays["static_codes"]),
+                                     values=np.asarray(arrays["static_values"]))
+                       if statics else None)

@@ -213,14 +213,15 @@ def _raw(array: np.ndarray, i: int) -> Any:
     return None if value is None or (isinstance(value, float) and np.isnan(value)) else value
 
 
-def to_codes(array: Any, source: Source, column: str) -> tuple[np.ndarray, list[str]]:
-    """Factorise a series-id column once: ``(codes (N,), names)`` with the names in order of
-    first appearance; an empty id names its row. Arrow columns are dictionary-encoded (Parquet
-    ids are read that way, never as one string per row)."""
+def to_codes(array: Any, source: Source, column: str,
+             what: str = "the series id") -> tuple[np.ndarray, list[str]]:
+    """Factorise a text column (series ids, categories) once: ``(codes (N,), names)`` with the
+    names in order of first appearance; an empty value (``what``) names its row. Arrow columns
+    are dictionary-encoded (Parquet ids are read that way, never as one string per row)."""
     if not _is_arrow(array):
         codes, names = pd.factorize(pd.Series(array).astype(str).where(pd.notna(array)),
                                     use_na_sentinel=True)
-        _check_ids(codes < 0, source, column)
+        _check_ids(codes < 0, source, column, what)
         return codes, [str(n) for n in names]
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -230,7 +231,7 @@ def to_codes(array: Any, source: Source, column: str) -> tuple[np.ndarray, list[
     array = pa.chunked_array(array).unify_dictionaries()
     dictionary = array.chunk(0).dictionary if array.num_chunks else pa.array([], pa.string())
     if array.null_count:
-        _check_ids(array.is_null().to_numpy(zero_copy_only=False), source, column)
+        _check_ids(array.is_null().to_numpy(zero_copy_only=False), source, column, what)
     codes = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in array.chunks])
     return first_appearance(codes, [str(n) for n in dictionary.to_pylist()])
 
@@ -249,11 +250,11 @@ def first_appearance(codes: np.ndarray, names: list[str]) -> tuple[np.ndarray, l
     return renumber[codes], [names[i] for i in order]
 
 
-def _check_ids(empty: np.ndarray, source: Source, column: str) -> None:
+def _check_ids(empty: np.ndarray, source: Source, column: str, what: str) -> None:
     if empty.any():
         first = int(np.flatnonzero(empty)[0])
         raise DataError(f"{source.name}: {source.row(first + 1)}, column '{column}': "
-                        "the series id is empty")
+                        f"{what} is empty")
 
 
 def show_time(value: object) -> str:

@@ -17,16 +17,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from seqlstm.spec import Layout, SeriesScaler, window_inputs
+from seqlstm.spec import Layout, SeriesScaler, naive_offsets, window_inputs
 
 Batch = dict[str, torch.Tensor]
-
-
-def naive_offsets(lookback: int, horizon: int, season: int) -> torch.Tensor:
-    """Rows (within a window) of the seasonal naive forecast of each horizon step: the value one
-    season earlier, or whole seasons earlier until it falls in the observed part."""
-    steps = torch.arange(horizon)
-    return lookback + steps - season * ((steps + season) // season)  # ceil((h + 1) / season)
 
 
 class SeriesWindows(Dataset):
@@ -38,13 +31,19 @@ class SeriesWindows(Dataset):
     ``values`` ``(rows, C)`` are in original units (float64, perhaps memory-mapped); each batch
     is standardised as it is gathered. Batches are built by :meth:`__getitems__` with one
     fancy-indexing gather, not one Python call per window; use :func:`batch_collate` as the
-    DataLoader's ``collate_fn``.
+    DataLoader's ``collate_fn``. With ``statics`` (per series: category codes, standardised
+    values), batches carry ``static_categorical`` ``(B, K_cat)`` and ``static_real``
+    ``(B, K_real)``.
     """
 
     def __init__(self, values: torch.Tensor, first: np.ndarray, counts: np.ndarray,
                  owners: np.ndarray, scaler: SeriesScaler, layout: Layout, lookback: int,
-                 horizon: int, season: int, stride: int = 1) -> None:
+                 horizon: int, season: int, stride: int = 1,
+                 statics: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         self.values, self.layout, self.scaler = values, layout, scaler
+        # (S, K_cat) codes and (S, K_real) standardised values of each series' static covariates
+        self.statics = None if statics is None else \
+            (torch.as_tensor(statics[0], dtype=torch.long), torch.as_tensor(statics[1]))
         self.first = torch.as_tensor(first, dtype=torch.long)  # (S,)
         self.owners = torch.as_tensor(owners, dtype=torch.long)  # (S,)
         self.cum = torch.as_tensor(np.concatenate([[0], np.cumsum(counts)]), dtype=torch.long)
@@ -76,7 +75,9 @@ class SeriesWindows(Dataset):
         rows = starts[:, None] + self.offsets  # (B, L+H)
         window = self.scaler.scale(self.values[rows], series).float()  # (B, L+H, C)
         lookback, observed = self.lookback, self.layout.observed
-        return {
+        static = {} if self.statics is None else {"static_categorical": self.statics[0][slots],
+                                                  "static_real": self.statics[1][slots]}
+        return {**static,
             "inputs": window_inputs(window, lookback, observed),
             "targets": window[:, lookback:, : self.layout.targets],  # (B, H, n_targets)
             "future": window[:, lookback:, observed:],  # (B, H, F_future)
