@@ -71,7 +71,7 @@ class StepEarlyStopping(EarlyStopping):
     """
 
     def __init__(self, monitor: str = "val/loss", patience: int = 5, patience_steps: int = 200,
-                 min_steps: int = 300, small_epoch: int = 2, **kwargs: Any) -> None:
+                 min_steps: int = 300, small_epoch: int = 10, **kwargs: Any) -> None:
         check_int("callbacks.early_stopping.patience_steps", patience_steps, 0)
         check_int("callbacks.early_stopping.min_steps", min_steps, 0)
         check_int("callbacks.early_stopping.small_epoch", small_epoch, 1)
