@@ -79,11 +79,14 @@ def test_an_epoch_of_one_step_trains_min_steps_and_waits_in_steps(compose_train,
     cfg = compose_train("data=sequences", f"data.path={tiny_sequences}", "data.batch_size=32",
                         "data.min_train_batches=1", *TINY,
                         "callbacks.early_stopping.patience_steps=8",
-                        "callbacks.early_stopping.min_steps=12", "test=false")
+                        "callbacks.early_stopping.min_steps=12",
+                        "callbacks.early_stopping.small_budget=12", "test=false")
     with pytest.warns(UserWarning) as warnings:
         command(cfg)
     messages = [str(w.message) for w in warnings]
-    assert any("trainer.max_epochs=3 would stop after 3; training up to 12 epochs" in m
+    assert any("trainer.max_epochs=3 would stop after 3; training up to 12 epochs "
+               "(callbacks.early_stopping.small_budget=12 steps; early stopping ends it sooner, "
+               "not before min_steps=12;" in m
                for m in messages), messages
     assert any(m.startswith("the val split holds only 4 sequences") for m in messages), messages
     assert record(tmp_path)["optimizer_steps"] == 12
