@@ -101,7 +101,8 @@ def two_rank_stateful_run(text: Path, *extra: str) -> list[str]:
     """:func:`stateful_run` on two CPU ranks (``trainer=ddp_cpu``), deterministic: each rank
     carries the streams of its own shard, so an epoch is half as many steps."""
     return [*(o for o in stateful_run(text, *extra) if not o.startswith("trainer=")),
-            "trainer=ddp_cpu", "trainer.deterministic=true", "++trainer.benchmark=false"]
+            "trainer=ddp_cpu", "trainer.deterministic=true", "++trainer.benchmark=false",
+            "~callbacks.media", "~callbacks.throughput"]
 
 
 @pytest.mark.slow
