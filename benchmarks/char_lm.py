@@ -134,7 +134,7 @@ def render(args: argparse.Namespace, results: dict[str, list[dict]], vocab_size:
         "CPU time) and minor page faults (`resource.getrusage`) cover the timed steps; peak RSS "
         "the whole process. \"seqlstm's process set-up\" is what every seqlstm console script "
         "does before training (seqlstm/runtime.py: glibc `mallopt` of the mmap and trim "
-        "thresholds, `OMP_WAIT_POLICY=PASSIVE`); the reference runs as a script does by "
+        "thresholds, `GOMP_SPINCOUNT=1000`); the reference runs as a script does by "
         "default.", "", table,
     ]
     if ceiling:

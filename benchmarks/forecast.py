@@ -218,7 +218,7 @@ def render(args: argparse.Namespace, results: dict[str, list[dict]], naive_mae: 
         "(system / (user + system)) and minor page faults (`resource.getrusage`) cover the fit "
         "call of the runners that report them. \"seqlstm's process set-up\" is what every "
         "seqlstm console script does (seqlstm/runtime.py: glibc `mallopt`, "
-        "`OMP_WAIT_POLICY=PASSIVE`); the reference and the peers run as scripts do by default.",
+        "`GOMP_SPINCOUNT=1000`); the reference and the peers run as scripts do by default.",
         "", table,
         f"Machine: {report.machine(args.threads, load, args.started)}; load average at the end "
         f"{load_end[0]:.2f}.", f"Versions: {', '.join(versions)}.", "",

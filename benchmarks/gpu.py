@@ -10,6 +10,9 @@
 4. ``Predictor`` latency on the GPU: next-character probabilities of a 64-character prompt.
 5. seqlstm vs the hand-written loop on the same GPU: the char-LM and forecasting runners of
    ``python -m benchmarks char-lm`` and ``forecast`` with ``--device cuda``.
+6. Speech features on the GPU: the normalised log-mel frames of a padded batch of waveforms
+   (what ``data.features_on=device`` makes after the transfer) on the GPU and on the CPU: the
+   same numbers, and the milliseconds per batch on each (computing only, not the transfer).
 
 Writes one JSON (``--json``) and the ``gpu`` section of docs/benchmarks.md. ``--dry-run`` runs
 the same code on the CPU with tiny shapes in about a minute (16-mixed is skipped there: fp16
@@ -57,12 +60,16 @@ class Shape:
     forecast_series: int
     forecast_length: int
     window: int
+    audio_batch: int
+    audio_seconds: float
 
 
 FULL = Shape(hidden=256, batch=64, seq_len=128, timed_steps=50, precision_steps=200,
-             corpus_bytes=2_000_000, forecast_series=50, forecast_length=2000, window=20)
+             corpus_bytes=2_000_000, forecast_series=50, forecast_length=2000, window=20,
+             audio_batch=32, audio_seconds=4.0)
 TINY = Shape(hidden=16, batch=4, seq_len=16, timed_steps=3, precision_steps=6,
-             corpus_bytes=60_000, forecast_series=3, forecast_length=300, window=3)
+             corpus_bytes=60_000, forecast_series=3, forecast_length=300, window=3,
+             audio_batch=4, audio_seconds=0.5)
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -279,6 +286,37 @@ def check_versus(shape: Shape, device: torch.device, out: Path) -> dict[str, Any
                          "seqlstm_over_torch": rates["seqlstm"] / rates["torch"]}}
 
 
+# -- 6. speech features ------------------------------------------------------------------------
+def check_speech_features(shape: Shape, device: torch.device) -> dict[str, Any]:
+    from seqlstm.data.audio.features import FeatureConfig, NormalisedFeatures
+
+    config = FeatureConfig()  # 40 log-mels, 25 ms windows every 10 ms, 16 kHz
+    torch.manual_seed(0)
+    waves = 0.1 * torch.randn(shape.audio_batch, int(shape.audio_seconds * config.sample_rate))
+    samples = torch.randint(waves.size(1) // 2, waves.size(1) + 1, (shape.audio_batch,))
+    samples[0] = waves.size(1)
+    waves *= torch.arange(waves.size(1)) < samples[:, None]  # padded with zeros
+    mean, std = torch.zeros(config.size), torch.ones(config.size)
+    made, times = {}, {}
+    for name, where in (("cpu", torch.device("cpu")), ("device", device)):
+        features = NormalisedFeatures(config, mean, std).to(where)
+        batch, lengths = waves.to(where), samples.to(where)
+        took = []
+        for _ in range(shape.timed_steps + 2):
+            synchronize(where)
+            start = time.perf_counter()
+            frames, _ = features(batch, lengths)
+            synchronize(where)
+            took.append(time.perf_counter() - start)
+        made[name], times[name] = frames.cpu(), 1000 * statistics.median(took[2:])
+    gap = (made["cpu"] - made["device"]).abs().max().item()
+    tolerance = 1e-2  # dB: cuFFT and the CPU's FFT round differently
+    return {"batch": shape.audio_batch, "seconds_per_clip": shape.audio_seconds,
+            "cpu_ms": times["cpu"], "device_ms": times["device"],
+            "cpu_over_device": times["cpu"] / times["device"], "max_gap_db": gap,
+            "tolerance_db": tolerance, "passed": gap <= tolerance}
+
+
 # -- driver ----------------------------------------------------------------------------------
 def shown(path: Path) -> str:
     """``path`` relative to the repository when it lies inside it."""
@@ -326,6 +364,7 @@ def main(argv: list[str]) -> dict[str, Any]:
     guarded(results, "predictor_latency",
             lambda: check_latency(value[1] if value else None, device))
     guarded(results, "versus_hand_written", lambda: check_versus(shape, device, out))
+    guarded(results, "speech_features", lambda: check_speech_features(shape, device))
     results["total_seconds"] = time.perf_counter() - wall
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
@@ -357,6 +396,11 @@ def render(results: dict[str, Any], load: tuple[float, float, float], json_path:
         "seqlstm_over_torch"), "-"])
     rows.append(["forecast: seqlstm / hand-written", versus.get("forecast", {}).get(
         "seqlstm_over_torch"), "-"])
+    speech = results.get("speech_features", {})
+    rows.append([f"speech log-mels, {speech.get('batch')} x {speech.get('seconds_per_clip')} s: "
+                 "CPU ms / GPU ms", speech.get("cpu_over_device"),
+                 f"{'passed' if speech.get('passed') else 'FAILED'} (gap "
+                 f"{report.fmt(speech.get('max_gap_db'))} dB)"])
     errors = [f"- {name}: {entry['error']}" for name, entry in results.items()
               if isinstance(entry, dict) and "error" in entry]
     lines = ["## GPU checks", "",

@@ -10,6 +10,7 @@ from pathlib import Path
 from benchmarks.report import median
 from benchmarks.runners.common import thread_env
 from benchmarks.venvs import PEERS, ROOT, ensure_venv, run_runner
+from seqlstm import runtime
 
 SEQLSTM_ENV = {"PYTHONPATH": str(ROOT)}
 #: the process set-up of a runner, as the driver asks for it (None removes a variable):
@@ -17,8 +18,8 @@ SEQLSTM_ENV = {"PYTHONPATH": str(ROOT)}
 #: ``seqlstm`` is what seqlstm's console scripts set up (seqlstm/runtime.py), for seqlstm's
 #: runners and for a hand-written loop given the same set-up
 RUNTIMES: dict[str, dict[str, str | None]] = {
-    "as-written": {"OMP_WAIT_POLICY": None, "SEQLSTM_ALLOCATOR": None},
-    "seqlstm": {"OMP_WAIT_POLICY": "PASSIVE", "SEQLSTM_ALLOCATOR": "tuned"},
+    "as-written": {"OMP_WAIT_POLICY": None, "GOMP_SPINCOUNT": None, "SEQLSTM_ALLOCATOR": None},
+    "seqlstm": {**runtime.openmp_environment(), "SEQLSTM_ALLOCATOR": "tuned"},
 }
 
 

@@ -6,8 +6,8 @@ sources, batch 64 x 128) for one short epoch in a pseudo-terminal of 120 columns
 is the last ``tokens/s`` the bar shows (the mean over the last 20 batches, from seqlstm's
 ``Throughput`` callback). Loaded runs start one competing process that spins on a core for the
 whole run. The variants separate the two suspects: OpenMP threads that spin while waiting
-(``OMP_WAIT_POLICY`` empty = OpenMP's own default, spin then sleep) and the bar's refresh
-thread (Lightning's default wakes it 100 times a second).
+(``OMP_WAIT_POLICY`` empty = OpenMP's own default, a long spin then sleep; passive; seqlstm's
+brief spin) and the bar's refresh thread (Lightning's default wakes it 100 times a second).
 """
 
 from __future__ import annotations
@@ -32,14 +32,16 @@ from benchmarks import report
 from benchmarks.venvs import ROOT
 
 NAME = "progress-load"
-#: label -> (OMP_WAIT_POLICY, the bar's refresh_rate); None: seqlstm's configured default
+#: label -> (OpenMP variables set in the run's environment, the bar's refresh_rate; None:
+#: seqlstm's configured default). An empty OMP_WAIT_POLICY leaves OpenMP's own default.
 VARIANTS = {
-    "before: OpenMP default wait, bar at 100 Hz": ("", 100),
-    "passive wait, bar at 100 Hz": ("PASSIVE", 100),
-    "OpenMP default wait, bar as configured": ("", None),
-    "seqlstm now: passive wait, bar as configured": (None, None),
+    "before: OpenMP default wait, bar at 100 Hz": ({"OMP_WAIT_POLICY": ""}, 100),
+    "OpenMP default wait, bar as configured": ({"OMP_WAIT_POLICY": ""}, None),
+    "passive wait, bar as configured": ({"OMP_WAIT_POLICY": "PASSIVE"}, None),
+    "seqlstm now: brief spin, bar as configured": ({}, None),
 }
-NOW = "seqlstm now: passive wait, bar as configured"
+NOW = "seqlstm now: brief spin, bar as configured"
+OPENMP_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\r")
 RATE = re.compile(r"tokens/s:? ([\d,]+)")
 BUSY = "while True: pass"
@@ -122,12 +124,10 @@ def competitor(active: bool):
 
 
 def measure(args: argparse.Namespace, label: str, loaded: bool, cwd: Path) -> dict:
-    policy, refresh = VARIANTS[label]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "120", "LINES": "40",
-           "TERM": "xterm-256color"}
-    env.pop("OMP_WAIT_POLICY", None)
-    if policy is not None:
-        env["OMP_WAIT_POLICY"] = policy
+    openmp, refresh = VARIANTS[label]
+    env = {name: value for name, value in os.environ.items() if name not in OPENMP_VARIABLES}
+    env.update({"PYTHONPATH": str(ROOT), "COLUMNS": "120", "LINES": "40",
+                "TERM": "xterm-256color", **openmp})
     print(f"  {label}, {'loaded' if loaded else 'alone'}", file=sys.stderr, flush=True)
     with competitor(loaded):
         text, wall, cut = run_in_pty(train_command(args.steps, refresh, args.extra), env, cwd,
@@ -176,7 +176,8 @@ def render(args: argparse.Namespace, results: dict[str, dict[str, dict]],
         "pseudo-terminal so that the Rich progress bar and its refresh thread run; tokens/s is "
         "the last value the bar shows (the mean over the last 20 batches). Loaded: the benchmark "
         "starts one process spinning on a core for the run. Wall s includes start-up. "
-        "`OMP_WAIT_POLICY` empty means OpenMP's own default (spin, then sleep).", "",
+        "`OMP_WAIT_POLICY` empty means OpenMP's own default (a long spin, then sleep); passive: "
+        "sleep at once; seqlstm now: `GOMP_SPINCOUNT=1000` (a brief spin, then sleep).", "",
         table, verdict, "",
         f"Machine: {report.machine(os.cpu_count() or 1, load, started)}; load average at the "
         f"end {load_end[0]:.2f}.", "", f"Command: `{report.command_line()}`"]

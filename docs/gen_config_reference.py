@@ -21,7 +21,7 @@ CONF = ROOT / "conf"
 PAGE = "configuration.md"
 ENTRY_POINTS = {"train": "seqlstm-train", "eval": "seqlstm-eval", "generate": "seqlstm-generate",
                 "predict": "seqlstm-predict", "export": "seqlstm-export",
-                "backtest": "seqlstm-backtest"}
+                "backtest": "seqlstm-backtest", "transcribe": "seqlstm-transcribe"}
 
 
 def leading_comment(text: str) -> str:

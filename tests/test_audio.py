@@ -199,7 +199,7 @@ def test_augmentation_touches_the_training_split_only(tmp_path):
                          augment=augment, batch_size=4)
     dm.setup("fit")
     train, val = dm.splits["train"], dm.splits["val"]
-    assert train.extractor is not None and val.augment is None
+    assert train.features is not None and val.augment is None
     first, again = train.__getitems__([0, 1]), train.__getitems__([0, 1])
     assert not torch.equal(first["inputs"], again["inputs"])  # fresh noise and masks each time
     assert torch.equal(val.__getitems__([0, 1])["inputs"], val.__getitems__([0, 1])["inputs"])

@@ -126,7 +126,8 @@ def test_runnable_blocks_work(page, tmp_path, small_text):
     bin_dir.mkdir()
     for command, module in [("seqlstm-train", "train"), ("seqlstm-eval", "evaluate"),
                             ("seqlstm-generate", "generate"), ("seqlstm-predict", "predict"),
-                            ("seqlstm-export", "export"), ("seqlstm-backtest", "backtest")]:
+                            ("seqlstm-export", "export"), ("seqlstm-backtest", "backtest"),
+                            ("seqlstm-transcribe", "transcribe")]:
         train = module == "train"
         script = bin_dir / command
         script.write_text(f"#!{sys.executable}\n" + WRAPPER.format(

@@ -32,6 +32,9 @@ def test_gpu_benchmark_dry_run_runs_every_check_on_the_cpu(tmp_path):
     versus = results["versus_hand_written"]
     assert versus["char_lm"]["seqlstm_over_torch"] > 0
     assert versus["forecast"]["seqlstm_over_torch"] > 0
+    speech = results["speech_features"]
+    assert speech["passed"] and speech["max_gap_db"] == 0.0  # the CPU twice: the same numbers
+    assert speech["cpu_ms"] > 0 and speech["device_ms"] > 0
 
 
 def test_gpu_benchmark_without_a_gpu_says_so():

@@ -111,6 +111,11 @@ CASES = [
      "seqlstm-export has no config key 'format'; did you mean 'formats'?"),
     ("export-bad-list", "export", ["ckpt_path=a.ckpt", "formats=[onnx"],
      f"cannot parse override 'formats=[onnx': no viable alternative at input '[onnx' {QUOTE}"),
+    ("transcribe-key-typo", "transcribe", ["a.wav", "ckpt_path=a.ckpt", "decodr=beam"],
+     "seqlstm-transcribe has no config key 'decodr'; did you mean 'decoder'?"),
+    ("transcribe-no-checkpoint", "transcribe", ["a.wav"],
+     "config key 'ckpt_path' must be given a value for seqlstm-transcribe (add ckpt_path=...), "
+     "got '???'"),
 ]
 
 
@@ -126,7 +131,8 @@ def test_hydra_mistake_is_one_line_with_exit_2(script, overrides, line, tmp_path
 
 def test_every_console_script_is_covered():
     assert len(CASES) >= 20
-    assert {case[1] for case in CASES} == {"train", "evaluate", "generate", "predict", "export"}
+    assert {case[1] for case in CASES} == {"train", "evaluate", "generate", "predict", "export",
+                                           "transcribe"}
 
 
 def test_full_error_keeps_hydras_exception(tmp_path, monkeypatch):

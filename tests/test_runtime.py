@@ -57,25 +57,29 @@ def test_elsewhere_than_linux_tuning_is_a_logged_no_op(monkeypatch, caplog):
     assert "mallopt needs Linux with glibc (darwin)" in caplog.text
 
 
-def test_wait_policy_defaults_to_passive_and_keeps_the_users_choice():
+def test_openmp_spins_briefly_by_default_and_keeps_the_users_choice():
     env: dict[str, str] = {}
     runtime.prepare_process(env)
-    assert env == {"OMP_WAIT_POLICY": "PASSIVE"}
-    env = {"OMP_WAIT_POLICY": "ACTIVE"}
-    runtime.prepare_process(env)
-    assert env == {"OMP_WAIT_POLICY": "ACTIVE"}
+    assert env == {"GOMP_SPINCOUNT": "1000"}
+    for named in ({"OMP_WAIT_POLICY": "PASSIVE"}, {"OMP_WAIT_POLICY": "ACTIVE"},
+                  {"GOMP_SPINCOUNT": "0"}):
+        env = dict(named)
+        runtime.prepare_process(env)
+        assert env == named
     env = {"OMP_WAIT_POLICY": ""}  # empty: OpenMP's own default
     runtime.prepare_process(env)
     assert env == {}
+    assert runtime.openmp_environment() == {"OMP_WAIT_POLICY": None, "GOMP_SPINCOUNT": "1000"}
 
 
-def test_console_scripts_set_the_wait_policy_before_torch_loads():
+def test_console_scripts_set_the_spin_count_before_torch_loads():
     code = ("import sys, seqlstm.cli, os; print('torch' in sys.modules, "
-            "os.environ['OMP_WAIT_POLICY'])")
-    environ = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+            "os.environ['GOMP_SPINCOUNT'], os.environ.get('OMP_WAIT_POLICY'))")
+    environ = {k: v for k, v in os.environ.items()
+               if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**environ, "PYTHONPATH": str(REPO_ROOT)}, check=True).stdout
-    assert out.split() == ["False", "PASSIVE"]
+    assert out.split() == ["False", "1000", "None"]
 
 
 @pytest.mark.parametrize(("settings", "key"), [
@@ -100,14 +104,15 @@ def test_runtime_config_is_composed_for_every_console_script(compose_train):
 def test_deterministic_runs_are_bitwise_equal_with_either_allocator(small_text, tmp_path,
                                                                     monkeypatch):
     monkeypatch.setenv("COLUMNS", "300")  # the banner on one line per fact
-    monkeypatch.delenv(runtime.ENV_ALLOCATOR, raising=False)  # no inherited choice
+    for name in (runtime.ENV_ALLOCATOR, runtime.WAIT_POLICY, runtime.SPIN_COUNT):
+        monkeypatch.delenv(name, raising=False)  # no inherited choice
     runs = {}
     for mode in ("default", "tuned"):
         run = tmp_path / mode
         result = run_cli("train", *tiny_run(small_text), f"runtime.allocator={mode}",
                          f"hydra.run.dir={run}", cwd=tmp_path)
         label = runtime.TUNED if mode == "tuned" else "glibc defaults"
-        assert f"runtime  allocator {label}; OMP_WAIT_POLICY PASSIVE" in result.stdout
+        assert f"runtime  allocator {label}; OpenMP wait GOMP_SPINCOUNT 1000" in result.stdout
         runs[mode] = final_state(run)
     assert_same_tensors(runs["default"]["state_dict"], runs["tuned"]["state_dict"])
     assert_same_tensors(runs["default"]["optimizer"], runs["tuned"]["optimizer"])

@@ -4,9 +4,11 @@ are in test_scale_runs.py.)"""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
+import optuna
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
@@ -279,3 +281,33 @@ def test_the_sweeper_records_failed_jobs_and_keeps_their_budget(tmp_path):
     assert (tmp_path / "trials.csv").read_text().splitlines()[1].startswith(
         "0,FAIL,,0,")
     assert "best_value: 1.5" in (tmp_path / "optimization_results.yaml").read_text()
+
+
+@pytest.mark.slow  # waits out a grace period on sqlite's whole-second clock
+def test_a_trial_whose_worker_died_before_its_first_heartbeat_is_failed_and_retried(tmp_path):
+    """A worker killed between asking for a trial and its first heartbeat leaves a RUNNING
+    trial with no heartbeat, which Optuna never fails: the next worker to ask gives it one, so
+    it fails once the grace period passes and its retry is taken up, instead of every worker
+    waiting for it for ever."""
+    from hydra_plugins.seqlstm_optuna_sweeper.seqlstm_optuna_sweeper import SeqlstmOptunaSweeper
+
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    storage = open_storage(url, heartbeat_interval=1, grace_period=1, retry_failed=1)
+    space = distributions({"model.encoder.hidden_size": "8,16"})
+    study = open_study("s", storage, "minimize",
+                       optuna.samplers.GridSampler(grid_space(space), seed=0))
+    orphan = study.ask(space)  # the dead worker's trial
+    sweeper = SeqlstmOptunaSweeper(study_name="s", storage=url, direction="minimize",
+                                   n_trials=2, n_jobs=2, sampler=None, pruner=None, params={},
+                                   heartbeat_interval=1, grace_period=1, retry_failed=1)
+    first = sweeper._ask(study, storage, space, 2)
+    assert [t.number for t in first] == [1]  # the orphan holds its share of the budget
+    study.tell(first[0], 1.0)
+    time.sleep(2.2)  # past the grace period (sqlite's clock counts whole seconds)
+    second = sweeper._ask(study, storage, space, 2)
+    trials = study.get_trials()
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.COMPLETE,
+                                         TrialState.RUNNING]
+    assert [t.number for t in second] == [2]
+    assert trials[2].params == orphan.params != trials[1].params
+    assert trials[2].system_attrs["failed_trial"] == orphan.number

@@ -19,6 +19,7 @@ from seqlstm.cli.evaluate import evaluate
 from seqlstm.cli.train import train
 from seqlstm.data import CharDataModule
 from seqlstm.data.text.windows import CoveringWindows
+from seqlstm.sweep import distributions, grid_space, open_study
 from seqlstm.sweep.study import open_storage
 from tests.conftest import REPO_ROOT, run_cli
 
@@ -156,6 +157,36 @@ def test_two_sweep_workers_share_one_study_and_a_killed_one_resumes(tmp_path, sm
     assert "name: shared" in summary and "best_params:" in summary
     rows = (sweep_dir / "trials.csv").read_text().splitlines()
     assert len(rows) == 1 + len(trials)
+
+
+def test_a_worker_that_died_before_its_first_heartbeat_holds_up_no_one(tmp_path, small_text):
+    """A worker killed between asking for a trial and its first heartbeat leaves a RUNNING
+    trial that has none (asked here, never beaten for). The live worker gives it a heartbeat,
+    fails it after the grace period, runs it again and ends, instead of waiting for ever."""
+    storage = f"sqlite:///{tmp_path / 'logs' / 'optuna.db'}"
+    space = distributions({"model.encoder.hidden_size": "8,16"})
+    study = open_study("orphan", open_storage(storage, 1, 2, 1), "minimize",
+                       optuna.samplers.GridSampler(grid_space(space), seed=0))
+    orphan = study.ask(space)
+    args = [*(o for o in common(small_text) if not o.startswith("model.encoder.hidden")),
+            "data.batch_size=16", "callbacks=none", "hparams_search=lm_optuna",
+            "model.encoder.hidden_size=8,16", "model.optimizer.lr=0.003",
+            "model.encoder.output_dropout=0.0",
+            f"hydra.sweeper.storage='{storage}'", "hydra.sweeper.study_name=orphan",
+            "hydra.sweeper.sampler._target_=optuna.samplers.GridSampler",
+            "hydra.sweeper.sampler.seed=0", "~hydra.sweeper.sampler.n_startup_trials",
+            "hydra.sweeper.pruner=null", "hydra.sweeper.n_trials=2",
+            "hydra.sweeper.heartbeat_interval=1", "hydra.sweeper.grace_period=2",
+            "hydra.sweeper.retry_failed=1"]
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1"}
+    worker = subprocess.run([sys.executable, "-m", "seqlstm.cli.train", "-m", *args],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
+    assert worker.returncode == 0, worker.stderr[-4000:]
+    trials = optuna.load_study(study_name="orphan", storage=storage).get_trials()
+    assert [t.state.name for t in trials] == ["FAIL", "COMPLETE", "COMPLETE"]
+    assert "error" not in trials[0].user_attrs  # failed for its heartbeat, not by a job
+    assert trials[2].params == orphan.params != trials[1].params
+    assert trials[2].system_attrs["failed_trial"] == orphan.number
 
 
 def test_a_storage_that_cannot_be_opened_stops_the_sweep_before_any_trial(tmp_path):

@@ -2,4 +2,4 @@
 
 from seqlstm import runtime
 
-runtime.prepare_process()  # before any console script imports torch (OMP_WAIT_POLICY)
+runtime.prepare_process()  # before any console script imports torch (GOMP_SPINCOUNT)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import importlib
 import os
+import re
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -28,6 +29,10 @@ from seqlstm.errors import ConfigError, SeqlstmError
 
 EXIT_BAD_INPUT = 2
 Command = Callable[[DictConfig], Any]
+#: Hydra's flags whose value is the next argument (``--info`` takes one of INFO_TOPICS or none)
+VALUE_FLAGS = {"--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn",
+               "--config-dir", "-cd", "--experimental-rerun"}
+INFO_TOPICS = {"all", "config", "defaults", "defaults-tree", "plugins", "searchpath"}
 
 
 def exit_bad_input(err: SeqlstmError) -> NoReturn:
@@ -36,7 +41,8 @@ def exit_bad_input(err: SeqlstmError) -> NoReturn:
     sys.exit(EXIT_BAD_INPUT)
 
 
-def console_script(config_name: str, command: str | Command) -> Callable[[], Any]:
+def console_script(config_name: str, command: str | Command,
+                   positional: str | None = None) -> Callable[[], Any]:
     """A Hydra console script over seqlstm's ``conf/<config_name>.yaml`` that runs
     ``command(cfg)`` (a function, or ``"module:function"`` imported once the config is
     composed).
@@ -47,7 +53,9 @@ def console_script(config_name: str, command: str | Command) -> Callable[[], Any
     end the process the same way (:mod:`seqlstm.cli.hydra_errors`), as does a config key left
     without a value (``???``) or an interpolation that cannot be resolved. A rank above 0
     started by torchrun or srun writes no ``.hydra/`` folder (see
-    :func:`seqlstm.distributed.launch.rank_overrides`).
+    :func:`seqlstm.distributed.launch.rank_overrides`). With ``positional``, the arguments
+    that are neither overrides (no ``=``) nor Hydra flags become that list key
+    (``seqlstm-transcribe a.wav b.wav`` is ``files=['a.wav','b.wav']``).
     """
     script = f"seqlstm-{config_name}"
 
@@ -76,6 +84,8 @@ def console_script(config_name: str, command: str | Command) -> Callable[[], Any
 
     @functools.wraps(task)
     def entry() -> Any:
+        if positional:
+            sys.argv[1:] = positional_override(positional, sys.argv[1:])
         sys.argv.extend(rank_overrides(os.environ, sys.argv[1:]))
         with one_line_errors(script, sys.argv[1:]):
             return hydra_main()
@@ -103,3 +113,36 @@ def resolve_command(command: str | Command) -> Command:
         return command
     module, _, name = command.partition(":")
     return getattr(importlib.import_module(module), name)
+
+
+def positional_override(key: str, argv: list[str]) -> list[str]:
+    """``argv`` with its plain arguments (no ``=``, not a Hydra flag or a flag's value) taken
+    out and appended as one ``key=[...]`` override, each quoted so that Hydra's grammar gives
+    back the exact string (commas, brackets, quotes, ``${``)."""
+    kept, plain = [], []
+    index = 0
+    while index < len(argv):
+        arg = argv[index]
+        index += 1
+        if not arg.startswith("-") and "=" not in arg:
+            plain.append(arg)
+            continue
+        kept.append(arg)
+        takes_value = arg in VALUE_FLAGS or (arg in ("--info", "-i") and index < len(argv)
+                                             and argv[index] in INFO_TOPICS)
+        if takes_value and index < len(argv):
+            kept.append(argv[index])
+            index += 1
+    if not plain:
+        return kept
+    # next to the other overrides: argparse takes Hydra's overrides as one run of arguments
+    at = next((i for i, arg in enumerate(kept) if "=" in arg and not arg.startswith("-")),
+              len(kept))
+    return [*kept[:at], f"{key}=[{','.join(quoted(a) for a in plain)}]", *kept[at:]]
+
+
+def quoted(value: str) -> str:
+    """``value`` as a single-quoted string of Hydra's override grammar."""
+    value = re.sub(r"(\\*)'", lambda m: m.group(1) * 2 + "\\'", value)
+    value = re.sub(r"(\\+)$", lambda m: m.group(1) * 2, value)
+    return "'" + value.replace("${", "\\${") + "'"

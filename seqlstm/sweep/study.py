@@ -14,6 +14,7 @@ from typing import Any
 
 import optuna
 import sqlalchemy
+import sqlalchemy.orm
 import yaml
 from optuna.trial import FrozenTrial, TrialState
 
@@ -139,6 +140,35 @@ def record_heartbeats(storage: optuna.storages.BaseStorage | None, study_name: s
     for trial_id in ids:
         storage.record_heartbeat(trial_id)
     return ids
+
+
+def adopt_orphans(storage: optuna.storages.BaseStorage | None, study_name: str) -> list[int]:
+    """Give a first heartbeat to every running trial of the study that has none, and return
+    their numbers (RDB storage with heartbeats only).
+
+    A worker killed between asking for a trial and recording its first heartbeat leaves such a
+    trial, and Optuna fails only trials whose heartbeat stopped, never one that has none: every
+    other worker would wait for it for ever. Once adopted, it fails after the grace period and
+    is retried like any dead worker's trial. Called under :func:`budget_lock`, which a worker
+    holds from asking to the first heartbeat, so no live worker's trial is adopted; where there
+    is no such lock, a live worker's trial that is adopted goes on beating and runs on."""
+    if not (isinstance(storage, optuna.storages.RDBStorage)
+            and storage.get_heartbeat_interval()):
+        return []
+    from optuna.storages._rdb.models import TrialModel  # no public way to read heartbeats
+
+    study_id = storage.get_study_id_from_name(study_name)
+    with sqlalchemy.orm.Session(storage.engine) as session:
+        running = (session.query(TrialModel)
+                   .options(sqlalchemy.orm.selectinload(TrialModel.heartbeats))
+                   .filter(TrialModel.study_id == study_id,
+                           TrialModel.state == TrialState.RUNNING).all())
+        orphans = [(trial.trial_id, trial.number) for trial in running if not trial.heartbeats]
+    for trial_id, number in orphans:
+        storage.record_heartbeat(trial_id)
+        log.warning("trial %d runs with no heartbeat (its worker died before the first one): "
+                    "it fails after the grace period unless a live worker beats for it", number)
+    return [number for _, number in orphans]
 
 
 @contextlib.contextmanager

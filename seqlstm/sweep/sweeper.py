@@ -174,17 +174,25 @@ class OptunaSweeper(Sweeper):
         """Up to ``n_jobs`` new trials, while the study's budget lasts."""
         import optuna
 
-        from seqlstm.sweep.study import budget_lock, record_heartbeats, trial_budget_used
+        from seqlstm.sweep.study import (
+            adopt_orphans,
+            budget_lock,
+            record_heartbeats,
+            trial_budget_used,
+        )
 
         optuna.storages.fail_stale_trials(study)
         with budget_lock(self.storage_url, storage, self.study_name):
+            adopt_orphans(storage, self.study_name)  # a dead worker's trial with no heartbeat
             # a waiting trial (a dead worker's retry) counts towards the budget, and asking
             # takes it up instead of adding a trial
             waiting = sum(t.state == optuna.trial.TrialState.WAITING
                           for t in study.get_trials(deepcopy=False))
             left = budget - trial_budget_used(study) + waiting
-            batch = [study.ask(space) for _ in range(max(0, min(self.n_jobs, left)))]
-            record_heartbeats(storage, self.study_name, [trial.number for trial in batch])
+            batch = []
+            for _ in range(max(0, min(self.n_jobs, left))):
+                batch.append(study.ask(space))  # its first heartbeat at once, under the lock
+                record_heartbeats(storage, self.study_name, [batch[-1].number])
         for trial in batch:
             trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         return batch

@@ -3,7 +3,8 @@
 ``encoder -> linear`` gives, at every stacked frame, scores over the output units plus a blank
 (the last class); :class:`torch.nn.CTCLoss` sums over every alignment of the labels (Graves et
 al. 2006). Decoding is greedy (best path) or prefix beam search; character and word error
-rates come from torchmetrics.
+rates come from torchmetrics, on the text the unit ids decode to: characters joined, or
+subword ids through the tokenizer that ``spec.extra["tokenizer"]`` carries.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from seqlstm.nn import EncoderConfig, HiddenState, RecurrentEncoder, StepHead
 from seqlstm.nn.ctc import FrameStack, Lexicon, beam_decode, greedy_decode
 from seqlstm.spec import IGNORE_INDEX
 from seqlstm.tasks.base import Batch, SequenceTask
+from seqlstm.tokens import TextTokenizer
 
 DECODERS = ("greedy", "beam")
 
@@ -61,12 +63,17 @@ class CTCRecognizer(SequenceTask):
         self.packs = self.encoder.config.bidirectional if pack is None else pack
         self.blank = self.spec.output_size
         self.ctc = nn.CTCLoss(blank=self.blank, zero_infinity=True)
+        carried = self.spec.extra.get("tokenizer")
+        self.tokenizer = TextTokenizer.from_extra(dict(carried)) if carried else None
         self.lexicon = self.build_lexicon(lexicon, f"{key}.lexicon")
 
     def build_lexicon(self, words: list[str] | None, key: str) -> Lexicon | None:
         """The :class:`Lexicon` of ``words`` over this model's units."""
         if words is None:
             return None
+        if self.tokenizer is not None:
+            raise ConfigError(key, "null for subword output units (a lexicon spells words "
+                              "in characters: data.tokenizer=char)", words)
         ids = {unit: i for i, unit in enumerate(self.spec.labels)}
         if isinstance(words, str) or not words \
                 or any(not w or set(w) - set(ids) or " " in w for w in words):
@@ -134,6 +141,8 @@ class CTCRecognizer(SequenceTask):
     # -- decoding ---------------------------------------------------------------------------
     def text(self, ids: list[int]) -> str:
         """Unit ids -> the transcript."""
+        if self.tokenizer is not None:
+            return self.tokenizer.decode(ids)
         units = self.spec.labels
         return "".join(units[i] for i in ids)
 

@@ -58,7 +58,7 @@ SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
 CredType=cred/munge
-AuthInfo=socket={root}/munge/munge.socket
+AuthInfo=socket={root}/munge/munge.socket,cred_expire={cred_expire}
 StateSaveLocation={root}/state
 SlurmdSpoolDir={root}/spool
 SlurmctldPidFile={root}/slurmctld.pid
@@ -81,6 +81,7 @@ ReturnToService=2
 KillWait={kill_wait}
 MinJobAge=300
 SchedulerType=sched/builtin
+SchedulerParameters=sched_interval={sched_interval}
 NodeName={node} NodeAddr=127.0.0.1 CPUs={cpus} State=UNKNOWN
 PartitionName={partition} Nodes={node} Default=YES MaxTime=INFINITE State=UP
 """
@@ -92,10 +93,18 @@ class SlurmCluster:
     Args:
         root: an empty folder for the configuration, state, spool and logs.
         kill_wait: seconds between SIGTERM and SIGKILL when a job is ended or requeued.
+        cred_expire: seconds a job credential lives (``AuthInfo=cred_expire``), which is also
+            how long a requeued job is held (its BeginTime) before it may start again: 120 by
+            default, 5 (the least Slurm takes) here so a requeued job restarts within seconds.
+        sched_interval: seconds between the scheduler's passes over every pending job
+            (``SchedulerParameters=sched_interval``, 60 by default); a requeued job whose hold
+            ends starts at the next pass, since no event wakes the scheduler for it.
     """
 
-    def __init__(self, root: Path, kill_wait: int = 10) -> None:
+    def __init__(self, root: Path, kill_wait: int = 10, cred_expire: int = 5,
+                 sched_interval: int = 1) -> None:
         self.root, self.kill_wait = Path(root), kill_wait
+        self.cred_expire, self.sched_interval = cred_expire, sched_interval
         self.conf = self.root / "slurm.conf"
         self._holder: subprocess.Popen | None = None
         self._daemons: list[subprocess.Popen] = []
@@ -168,7 +177,9 @@ class SlurmCluster:
         os.chmod(key, 0o600)
         self.conf.write_text(SLURM_CONF.format(root=self.root, node=NODE, partition=PARTITION,
                                                cpus=os.cpu_count() or 1,
-                                               kill_wait=self.kill_wait))
+                                               kill_wait=self.kill_wait,
+                                               cred_expire=self.cred_expire,
+                                               sched_interval=self.sched_interval))
         # the namespace lives as long as this process: a shell that brings loopback up, then
         # waits; every daemon and client joins it with nsenter
         self._holder = subprocess.Popen(

@@ -123,18 +123,42 @@ def _noise_clip(noise: list[torch.Tensor], length: int, generator: torch.Generat
 def spec_augment(features: torch.Tensor, lengths: torch.Tensor, config: AugmentConfig,
                  generator: torch.Generator) -> torch.Tensor:
     """SpecAugment masks (set to 0, the normalised mean) on ``(B, T, F)`` features."""
-    batch, steps, width = features.shape
-    keep = torch.ones_like(features, dtype=torch.bool)
-    time = torch.arange(steps)[None, :]  # (1, T)
-    freq = torch.arange(width)[None, :]  # (1, F)
+    return apply_masks(features, *draw_masks(lengths, features.size(2), config, generator))
+
+
+def draw_masks(lengths: torch.Tensor, width: int, config: AugmentConfig,
+               generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """SpecAugment's random masks for clips of ``lengths`` frames and ``width`` features:
+    ``time`` ``(B, time_masks, 2)`` and ``freq`` ``(B, freq_masks, 2)`` (start, size) pairs.
+    Drawn apart from :func:`apply_masks`, so the loader can draw them on the CPU and the masks
+    be applied wherever the features are made (the same numbers either way)."""
+    lengths = lengths.cpu()
+    batch = len(lengths)
+    time, freq = [], []
     for _ in range(config.time_masks):
         size = torch.randint(config.time_mask_frames + 1, (batch,), generator=generator)
         room = (lengths - size).clamp(min=1)
         start = (torch.rand(batch, generator=generator) * room).long()
-        keep &= ~((time >= start[:, None]) & (time < (start + size)[:, None]))[:, :, None]
+        time.append(torch.stack([start, size], 1))
     for _ in range(config.freq_masks):
         size = torch.randint(min(config.freq_mask_bins, width) + 1, (batch,),
                              generator=generator)
         start = (torch.rand(batch, generator=generator) * (width - size + 1)).long()
-        keep &= ~((freq >= start[:, None]) & (freq < (start + size)[:, None]))[:, None, :]
-    return features * keep
+        freq.append(torch.stack([start, size], 1))
+    empty = torch.zeros(batch, 0, 2, dtype=torch.long)
+    return (torch.stack(time, 1) if time else empty, torch.stack(freq, 1) if freq else empty)
+
+
+def apply_masks(features: torch.Tensor, time: torch.Tensor, freq: torch.Tensor
+                ) -> torch.Tensor:
+    """``(B, T, F)`` features with the (start, size) masks of :func:`draw_masks` set to 0."""
+    _, steps, width = features.shape
+    device = features.device
+    time, freq = time.to(device), freq.to(device)
+    steps_at = torch.arange(steps, device=device)[None, None, :]  # (1, 1, T)
+    bins_at = torch.arange(width, device=device)[None, None, :]  # (1, 1, F)
+    masked_t = ((steps_at >= time[..., :1]) & (steps_at < time[..., :1] + time[..., 1:])
+                ).any(1)  # (B, T)
+    masked_f = ((bins_at >= freq[..., :1]) & (bins_at < freq[..., :1] + freq[..., 1:])
+                ).any(1)  # (B, F)
+    return features * ~(masked_t[:, :, None] | masked_f[:, None, :])

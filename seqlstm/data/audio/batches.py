@@ -1,10 +1,12 @@
 """Batches of audio: clips held in memory as one array plus offsets, padded per batch.
 
-A split holds either precomputed, normalised feature frames (evaluation, and training without
-waveform augmentation) or raw waveforms whose features are made per batch after waveform
-augmentation (training with gain/noise/shift). SpecAugment, when on, masks either kind's
-features per batch. Targets are class ids ``(N,)`` or label sequences (``targets`` ``(B, S)``
-padded with ``IGNORE_INDEX``, and ``target_lengths``).
+A split holds either precomputed, normalised feature frames (``data.features_on=loader``: made
+once, optionally cached) or raw waveforms whose features are made per batch: in the loader
+(training with waveform augmentation), or, deferred, wherever the batch lands
+(``features_on=device``: the loader collates padded waveforms, their lengths and SpecAugment's
+drawn masks on the CPU, and :func:`finish_on_device` makes the frames on the batch's device).
+Either way the same numbers come out. Targets are class ids ``(N,)`` or label sequences
+(``targets`` ``(B, S)`` padded with ``IGNORE_INDEX``, and ``target_lengths``).
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from seqlstm.data.audio.augment import AugmentConfig, augment_waveforms, spec_augment
-from seqlstm.data.audio.features import FeatureExtractor
+from seqlstm.data.audio.augment import AugmentConfig, apply_masks, augment_waveforms, draw_masks
+from seqlstm.data.audio.features import NormalisedFeatures
 from seqlstm.spec import IGNORE_INDEX
 
 
@@ -59,21 +61,20 @@ class AudioBatches(Dataset):
     Args:
         data: ragged feature frames ``(T_i, F)`` or waveforms ``(N_i,)``.
         targets: class ids ``(N,)``, label-id arrays (one per clip) or None (prediction).
-        extractor: set for waveforms: makes the features of each batch.
-        mean, std: ``(F,)`` normalisation applied to features made per batch.
+        features: set for waveforms: makes the normalised features of each batch.
         augment: the training augmentation (None: none).
         noise: background noise waveforms for the noise augmentation.
         seed: seeds the augmentation's generator.
+        defer: waveforms only: yield ``waves`` ``(B, N)``, ``samples`` ``(B,)`` and the drawn
+            SpecAugment masks instead of frames (see :func:`finish_on_device`).
     """
 
     def __init__(self, data: Ragged, targets: np.ndarray | list[np.ndarray] | None,
-                 extractor: FeatureExtractor | None = None, mean: np.ndarray | None = None,
-                 std: np.ndarray | None = None, augment: AugmentConfig | None = None,
-                 noise: list[torch.Tensor] | None = None, seed: int = 0) -> None:
-        self.data, self.targets, self.extractor = data, targets, extractor
-        self.mean = None if mean is None else torch.as_tensor(mean, dtype=torch.float32)
-        self.std = None if std is None else torch.as_tensor(std, dtype=torch.float32)
-        self.augment, self.noise = augment, noise or []
+                 features: NormalisedFeatures | None = None,
+                 augment: AugmentConfig | None = None, noise: list[torch.Tensor] | None = None,
+                 seed: int = 0, defer: bool = False) -> None:
+        self.data, self.targets, self.features = data, targets, features
+        self.augment, self.noise, self.defer = augment, noise or [], defer
         self.generator = torch.Generator().manual_seed(seed)
 
     def __len__(self) -> int:
@@ -83,30 +84,52 @@ class AudioBatches(Dataset):
     def lengths(self) -> torch.Tensor:
         """Frames per clip ``(N,)`` (for length bucketing)."""
         lengths = torch.from_numpy(self.data.lengths)
-        if self.extractor is None:
+        if self.features is None:
             return lengths
-        return 1 + lengths // self.extractor.config.hop_length
+        return 1 + lengths // self.features.config.hop_length
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         return self.__getitems__([index])
 
     def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
         inputs, lengths = self.data.padded(indices)
-        if self.extractor is not None:  # waveforms (B, N) -> frames (B, T, F)
-            sample_rate = self.extractor.config.sample_rate
+        batch: dict[str, torch.Tensor] = {}
+        if self.features is not None:  # waveforms (B, N)
+            sample_rate = self.features.config.sample_rate
             if self.augment is not None and self.augment.waveform:
                 inputs = augment_waveforms(inputs, lengths, self.augment, self.noise,
                                            sample_rate, self.generator)
-            with torch.no_grad():
-                inputs = (self.extractor(inputs) - self.mean) / self.std
-            lengths = 1 + lengths // self.extractor.config.hop_length
-            inputs = inputs * (torch.arange(inputs.size(1)) < lengths[:, None])[..., None]
+            frames = 1 + lengths // self.features.config.hop_length
+        else:
+            frames = lengths
         if self.augment is not None and (self.augment.time_masks or self.augment.freq_masks):
-            inputs = spec_augment(inputs, lengths, self.augment, self.generator)
-        batch = {"inputs": inputs, "lengths": lengths}
+            width = self.features.config.size if self.features is not None else inputs.size(2)
+            batch["time_masks"], batch["freq_masks"] = draw_masks(frames, width, self.augment,
+                                                                  self.generator)
+        if self.defer:
+            batch.update(waves=inputs, samples=lengths)
+        else:
+            if self.features is not None:  # frames (B, T, F)
+                inputs, lengths = self.features(inputs, lengths)
+            if "time_masks" in batch:
+                inputs = apply_masks(inputs, batch.pop("time_masks"), batch.pop("freq_masks"))
+            batch.update(inputs=inputs, lengths=lengths)
         if self.targets is not None:
             batch.update(gather_targets(self.targets, indices))
         return batch
+
+
+def finish_on_device(batch: dict[str, torch.Tensor], features: NormalisedFeatures
+                     ) -> dict[str, torch.Tensor]:
+    """A deferred batch (``waves``, ``samples``, masks) with its ``inputs`` ``(B, T, F)`` and
+    ``lengths`` ``(B,)`` made on the device the waveforms are on; other batches unchanged."""
+    if "waves" not in batch:
+        return batch
+    batch = dict(batch)
+    inputs, lengths = features(batch.pop("waves"), batch.pop("samples"))
+    if "time_masks" in batch:
+        inputs = apply_masks(inputs, batch.pop("time_masks"), batch.pop("freq_masks"))
+    return {**batch, "inputs": inputs, "lengths": lengths}
 
 
 def gather_targets(targets: np.ndarray | list[np.ndarray], indices: list[int]

@@ -145,3 +145,26 @@ class FeatureExtractor(nn.Module):
 
     def forward(self, waveforms: torch.Tensor) -> torch.Tensor:
         return self.from_power(self.power(waveforms))
+
+
+class NormalisedFeatures(nn.Module):
+    """Padded waveforms ``(B, N)`` and their lengths ``(B,)`` -> features standardised with
+    the training statistics ``(B, T, F)`` (zero past each clip's frames) and frame lengths
+    ``(B,)``, on the device the waveforms are on (move the module there first)."""
+
+    def __init__(self, config: FeatureConfig, mean: Any, std: Any) -> None:
+        super().__init__()
+        self.config = config
+        self.extractor = FeatureExtractor(config)
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32),
+                             persistent=False)
+        self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32), persistent=False)
+
+    @torch.no_grad()
+    def forward(self, waves: torch.Tensor, samples: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        lengths = 1 + samples // self.config.hop_length
+        frames = (self.extractor(waves) - self.mean) / self.std  # (B, T, F)
+        steps = torch.arange(frames.size(1), device=frames.device)
+        valid = steps < lengths.to(frames.device)[:, None]  # (B, T)
+        return frames * valid[..., None], lengths

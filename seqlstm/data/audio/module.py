@@ -12,12 +12,13 @@ import torch
 from torch.utils.data import DataLoader
 
 from seqlstm.data.audio.augment import AugmentConfig
-from seqlstm.data.audio.batches import AudioBatches, Ragged
+from seqlstm.data.audio.batches import AudioBatches, Ragged, finish_on_device
 from seqlstm.data.audio.cache import clip_features, decode_clips
 from seqlstm.data.audio.decode import read_audio, soundfile_module
-from seqlstm.data.audio.features import FeatureConfig, FeatureExtractor
+from seqlstm.data.audio.features import FeatureConfig, FeatureExtractor, NormalisedFeatures
 from seqlstm.data.audio.keywords import class_labels, select_words, silence_clips
 from seqlstm.data.audio.layouts import Clip, Layout, discover, speaker_split
+from seqlstm.data.audio.units import TranscriptUnits
 from seqlstm.data.sequences.batches import LengthBuckets, keep_batch
 from seqlstm.data.sequences.in_memory import InMemoryDataModule
 from seqlstm.errors import ConfigError, DataError
@@ -25,6 +26,7 @@ from seqlstm.spec import IGNORE_INDEX, DataSpec
 
 TARGETS = ("auto", "class", "label_sequence")
 LAYOUTS = ("auto", "commands", "manifest")
+FEATURES_ON = ("auto", "loader", "device")
 
 
 class AudioDataModule(InMemoryDataModule):
@@ -48,8 +50,16 @@ class AudioDataModule(InMemoryDataModule):
         words: keyword spotting: the words kept as classes; other words become ``_unknown_``.
         unknown_fraction: ``_unknown_`` clips kept per split, as a share of the known clips.
         silence_fraction: ``_silence_`` clips added per split (cut from background noise).
-        units: output units for ``label_sequence`` (a string of characters; None: the
-            training transcripts' characters).
+        tokenizer: output units for ``label_sequence``: ``char``, ``word``, ``bpe``,
+            ``unigram``, ``wordpiece`` (trained on the training transcripts) or a
+            ``tokenizer.json`` path (see :mod:`seqlstm.data.audio.units`).
+        units: ``char`` units: a string of characters (None: the training transcripts').
+        vocab_size: the most units a trained tokenizer keeps.
+        features_on: where features are made: ``loader`` (once per split on the CPU, per
+            batch for waveform augmentation; cached with ``cache_dir``), ``device`` (the
+            loader collates waveforms; frames and SpecAugment are made in
+            ``on_after_batch_transfer``, on the GPU when the batch is there) or ``auto``
+            (``device`` when the trainer's device is not the CPU and there is no cache).
         val_fraction, test_fraction: speaker shares held out when the data has no splits.
         seed: seeds the held-out speakers, the unknown/silence picks and the augmentation.
         cache_dir: keep computed features here (None: compute them on every setup).
@@ -61,9 +71,10 @@ class AudioDataModule(InMemoryDataModule):
                  features: Mapping[str, Any] | None = None, normalize: bool = True,
                  augment: Mapping[str, Any] | None = None, words: Sequence[str] | None = None,
                  unknown_fraction: float = 0.1, silence_fraction: float = 0.0,
-                 units: str | None = None, val_fraction: float = 0.1,
-                 test_fraction: float = 0.1, seed: int = 0, batch_size: int = 32,
-                 cache_dir: str | None = None, fitted: Mapping[str, Any] | None = None,
+                 tokenizer: str = "char", units: str | None = None, vocab_size: int = 300,
+                 val_fraction: float = 0.1, test_fraction: float = 0.1, seed: int = 0,
+                 batch_size: int = 32, cache_dir: str | None = None,
+                 features_on: str = "auto", fitted: Mapping[str, Any] | None = None,
                  predict_path: str | None = None, num_workers: int = 0) -> None:
         super().__init__(batch_size, num_workers)
         self.save_hyperparameters()
@@ -72,6 +83,11 @@ class AudioDataModule(InMemoryDataModule):
             raise ConfigError("data.target", f"one of {list(TARGETS)}", target)
         if layout not in LAYOUTS:
             raise ConfigError("data.layout", f"one of {list(LAYOUTS)}", layout)
+        if features_on not in FEATURES_ON:
+            raise ConfigError("data.features_on", f"one of {list(FEATURES_ON)}", features_on)
+        if features_on == "device" and cache_dir is not None:
+            raise ConfigError("data.features_on", "loader or auto with data.cache_dir (the "
+                              "cache holds the loader's features)", features_on)
         for key, value in (("unknown_fraction", unknown_fraction),
                            ("silence_fraction", silence_fraction)):
             if not 0 <= value <= 1:
@@ -89,6 +105,8 @@ class AudioDataModule(InMemoryDataModule):
         self.extractor = FeatureExtractor(self.feature_config)
         self.words = list(words) if words is not None else None
         self.fitted: dict[str, Any] | None = dict(fitted) if fitted else None
+        self.units: TranscriptUnits | None = None
+        self._on_device: NormalisedFeatures | None = None
         self._layout: Layout | None = None
 
     # -- setup ------------------------------------------------------------------------------
@@ -148,40 +166,67 @@ class AudioDataModule(InMemoryDataModule):
     def _fit(self, train: list[Clip], layout: Layout) -> dict[str, Any]:
         """Labels or units, class counts and per-feature statistics of the training split."""
         kind = self.target_kind(layout)
+        units: dict[str, Any] = {}
         if kind == "class":
-            labels = class_labels(train, self.words, self.hparams.silence_fraction > 0)
-        elif self.hparams.units is not None:
-            labels = list(dict.fromkeys(self.hparams.units))
+            if self.hparams.tokenizer != "char":
+                raise ConfigError("data.tokenizer", "char for class targets (subword units "
+                                  "are for transcription)", self.hparams.tokenizer)
+            units["labels"] = class_labels(train, self.words, self.hparams.silence_fraction > 0)
         else:
-            labels = sorted({ch for clip in train for ch in (clip.label or "")})
+            self.units = TranscriptUnits.fit(self.hparams.tokenizer,
+                                             [c.label or "" for c in train], self.hparams.units,
+                                             self.hparams.vocab_size)
+            units = self.units.as_extra()
         frames = clip_features(train, self.extractor, self.hparams.cache_dir).values
         width = self.feature_config.size
         mean = frames.mean(0, dtype=np.float64) if self.hparams.normalize else np.zeros(width)
         std = frames.std(0, dtype=np.float64) if self.hparams.normalize else np.ones(width)
         std[std == 0] = 1.0
         counts = Counter(c.label for c in train) if kind == "class" else Counter()
-        return {"target": kind, "labels": labels, "class_counts": [counts[x] for x in labels],
+        return {"target": kind, **units, "class_counts": [counts[x] for x in units["labels"]],
                 "mean": mean.tolist(), "std": std.tolist(),
                 "features": self.feature_config.as_dict(), "layout": layout.kind}
 
     def _encode(self, clips: list[Clip], train: bool = False,
                 require_labels: bool = True) -> AudioBatches:
-        """The batches of ``clips``: normalised frames, or waveforms when training with
-        waveform augmentation; targets checked against the fitted labels or units."""
-        mean = np.asarray(self.fitted["mean"], dtype=np.float32)
-        std = np.asarray(self.fitted["std"], dtype=np.float32)
+        """The batches of ``clips``: normalised frames, or waveforms (features made per batch:
+        training with waveform augmentation, or ``features_on=device``); targets checked
+        against the fitted labels or units."""
+        features = NormalisedFeatures(self.feature_config, self.fitted["mean"],
+                                      self.fitted["std"])
         targets = self._targets(clips, require_labels)
         augment = self.augment if train and self.augment.active else None
-        if augment is not None and augment.waveform:
+        seed, defer = self.hparams.seed, self._features_on_device()
+        if defer or (augment is not None and augment.waveform):
             noise = []
-            if augment.noise_prob > 0 and self._layout is not None:
+            if augment is not None and augment.noise_prob > 0 and self._layout is not None:
                 rate = self.feature_config.sample_rate
                 noise = [torch.from_numpy(read_audio(p, rate)) for p in self._layout.noise]
             return AudioBatches(decode_clips(clips, self.feature_config.sample_rate), targets,
-                                self.extractor, mean, std, augment, noise, self.hparams.seed)
+                                features, augment, noise, seed, defer=defer)
         frames = clip_features(clips, self.extractor, self.hparams.cache_dir)
+        mean, std = features.mean.numpy(), features.std.numpy()
         frames = Ragged(((frames.values - mean) / std).astype(np.float32), frames.offsets)
-        return AudioBatches(frames, targets, augment=augment, seed=self.hparams.seed)
+        return AudioBatches(frames, targets, augment=augment, seed=seed)
+
+    def _features_on_device(self) -> bool:
+        """Whether batches carry waveforms whose features are made where they land."""
+        choice = self.hparams.features_on
+        if choice != "auto":
+            return choice == "device"
+        trainer = getattr(self, "trainer", None)
+        return (trainer is not None and trainer.strategy.root_device.type != "cpu"
+                and self.hparams.cache_dir is None)
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """Make the features of a deferred batch on its device (``features_on=device``)."""
+        if not isinstance(batch, dict) or "waves" not in batch:
+            return batch
+        device = batch["waves"].device
+        if self._on_device is None or self._on_device.mean.device != device:
+            self._on_device = NormalisedFeatures(self.feature_config, self.fitted["mean"],
+                                                 self.fitted["std"]).to(device)
+        return finish_on_device(batch, self._on_device)
 
     def _targets(self, clips: list[Clip], require: bool) -> np.ndarray | list[np.ndarray] | None:
         if any(c.label is None for c in clips):
@@ -190,22 +235,15 @@ class AudioDataModule(InMemoryDataModule):
                 raise DataError(f"{missing.where}: no label or transcript for this clip")
             return None
         labels = self.fitted["labels"]
+        if self.fitted["target"] != "class":
+            self.units = self.units or TranscriptUnits.from_fitted(self.fitted)
+            return self.units.encode(clips)
         ids = {label: i for i, label in enumerate(labels)}
-        if self.fitted["target"] == "class":
-            unknown = next((c for c in clips if c.label not in ids), None)
-            if unknown is not None:
-                raise DataError(f"{unknown.where}: label {unknown.label!r} is not among the "
-                                f"trained classes {labels}")
-            return np.array([ids[c.label] for c in clips], dtype=np.int64)
-        rows = []
-        for clip in clips:
-            outside = sorted({ch for ch in clip.label if ch not in ids})
-            if outside:
-                raise DataError(f"{clip.where}: transcript {clip.label!r} has symbols "
-                                f"{''.join(outside)!r} outside the output units "
-                                f"{''.join(labels)!r}")
-            rows.append(np.array([ids[ch] for ch in clip.label], dtype=np.int64))
-        return rows
+        unknown = next((c for c in clips if c.label not in ids), None)
+        if unknown is not None:
+            raise DataError(f"{unknown.where}: label {unknown.label!r} is not among the "
+                            f"trained classes {labels}")
+        return np.array([ids[c.label] for c in clips], dtype=np.int64)
 
     def _setup_predict(self) -> None:
         if self.hparams.predict_path is None:
@@ -242,11 +280,9 @@ class AudioDataModule(InMemoryDataModule):
             return super().format_predictions(outputs)
         import pandas as pd
 
-        units = np.array(self.fitted["labels"], dtype=object)
-        texts = [
-            "".join(units[row[row != IGNORE_INDEX].numpy()])
-            for out in outputs for row in out["tokens"].cpu()
-        ]
+        self.units = self.units or TranscriptUnits.from_fitted(self.fitted)
+        texts = [self.units.decode(row[row != IGNORE_INDEX].tolist())
+                 for out in outputs for row in out["tokens"].cpu()]
         if len(texts) != len(self.predict_ids):
             raise DataError(f"format_predictions: got {len(texts)} transcripts for "
                             f"{len(self.predict_ids)} clips")
