@@ -47,6 +47,9 @@ BENCHMARKS = {
     "learning": ("benchmarks.learning",
                  "learning results against published tables (adding, temporal order, copy, "
                  "tiny shakespeare, JapaneseVowels, MASE)"),
+    "small-data": ("benchmarks.small_data",
+                   "small UEA/UCR classification sets (BasicMotions...) with the defaults: "
+                   "test accuracy over seeds, optimiser steps trained"),
     "text": ("benchmarks.text",
              "text classification vs TF-IDF + logistic regression; word LM vs a hand-written "
              "loop, with AR/TAR and NT-ASGD"),

@@ -16,6 +16,7 @@ from benchmarks.learning import last_values
 from benchmarks.progress_load import last_rate, screen_text
 from benchmarks.runners.common import StepClock
 from benchmarks.runners.fc_data import ForecastData
+from benchmarks.small_data import command, row
 from benchmarks.synthetic import synthetic_panel
 
 
@@ -170,3 +171,15 @@ def test_progress_load_reads_the_bars_last_throughput():
            "   \x1b[3m28,015 \x1b[0m").encode()
     assert last_rate(screen_text(raw)) == 28015.0
     assert last_rate("no bar here") is None
+
+
+def test_small_data_runs_the_documented_command_and_summarises_seeds(tmp_path):
+    assert command("GunPoint", tmp_path, 2) == [
+        "data=sequences", f"data.path={tmp_path}/GunPoint/GunPoint_TRAIN.ts",
+        f"data.test_path={tmp_path}/GunPoint/GunPoint_TEST.ts", "seed=2"]
+    results = [{"acc": 0.9, "steps": 700, "stopped_early": True, "seconds": 60},
+               {"acc": 1.0, "steps": 1000, "stopped_early": False, "seconds": 120}]
+    cells = row("GunPoint", [1, 2], results)
+    assert cells[2:] == ["0.9 (seed 1), 1 (seed 2)", pytest.approx(0.95), "700, 1000 (budget)",
+                         1.5]
+    assert row("GunPoint", [1], [{"error": "error: boom"}])[2] == "failed: error: boom"

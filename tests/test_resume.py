@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import torch
 
 from seqlstm.checkpoint_io import SafeCheckpointIO
 from seqlstm.cli.resume import resolve_ckpt_path
@@ -89,6 +90,48 @@ def test_stateful_training_killed_mid_epoch_resumes_its_streams(compose_train, s
 
     resumed = tmp_path / "resumed"
     train(compose_in(compose_train, resumed, *stateful_run(small_text), f"ckpt_path={killed}"))
+    ours = final_state(resumed)
+    assert ours["global_step"] == expected["global_step"]
+    assert_same_tensors(ours["state_dict"], expected["state_dict"])
+    assert_same_tensors(ours["optimizer"], expected["optimizer"])
+    assert val_losses(resumed)[1] == val_losses(reference)[1]
+
+
+def two_rank_stateful_run(text: Path, *extra: str) -> list[str]:
+    """:func:`stateful_run` on two CPU ranks (``trainer=ddp_cpu``), deterministic: each rank
+    carries the streams of its own shard, so an epoch is half as many steps."""
+    return [*(o for o in stateful_run(text, *extra) if not o.startswith("trainer=")),
+            "trainer=ddp_cpu", "trainer.deterministic=true", "++trainer.benchmark=false",
+            "~callbacks.media", "~callbacks.throughput"]
+
+
+@pytest.mark.slow
+def test_two_rank_stateful_training_killed_mid_epoch_resumes_every_ranks_streams(small_text,
+                                                                                 tmp_path):
+    """Two ranks (DDP over gloo), each carrying the state of its own streams: the periodic
+    checkpoint gathers both ranks' states, so a run whose ranks are SIGKILLed in the second
+    epoch, resumed from that checkpoint on two ranks, ends bitwise equal to the uninterrupted
+    run."""
+    reference = tmp_path / "reference"
+    run_cli("train", *two_rank_stateful_run(small_text), f"hydra.run.dir={reference}",
+            cwd=tmp_path, timeout=300)
+    expected = final_state(reference)
+    per_epoch = expected["global_step"] // 2
+    kill_at = (per_epoch // 4 + 1) * 4 + 1  # the periodic checkpoint before it is mid-epoch 2
+    assert per_epoch < kill_at - 1 < 2 * per_epoch and (kill_at - 1) % per_epoch
+
+    killed = tmp_path / "killed"
+    assert killed_run(small_text, killed, kill_at, signal.SIGKILL, two_rank_stateful_run) \
+        == -signal.SIGKILL
+    checkpoint = read_checkpoint(killed / "checkpoints" / "last.ckpt")
+    assert (checkpoint["epoch"], checkpoint["global_step"]) == (1, kill_at - 1)
+    h, c = checkpoint[CARRIED_KEY]["parts"]  # (ranks, layers, streams, hidden)
+    assert h.shape == c.shape == (2, 1, 8, 16)
+    assert not torch.equal(h[0], h[1])  # each rank's own streams
+
+    resumed = tmp_path / "resumed"
+    run_cli("train", *two_rank_stateful_run(small_text), f"ckpt_path={killed}",
+            f"hydra.run.dir={resumed}", cwd=tmp_path, timeout=300)
     ours = final_state(resumed)
     assert ours["global_step"] == expected["global_step"]
     assert_same_tensors(ours["state_dict"], expected["state_dict"])

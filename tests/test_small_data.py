@@ -77,15 +77,39 @@ def tiny_sequences(tmp_path):
 def test_an_epoch_of_one_step_trains_min_steps_and_waits_in_steps(compose_train,
                                                                    tiny_sequences, tmp_path):
     cfg = compose_train("data=sequences", f"data.path={tiny_sequences}", "data.batch_size=32",
-                        *TINY, "callbacks.early_stopping.patience_steps=8",
-                        "callbacks.early_stopping.min_steps=12", "test=false")
+                        "data.min_train_batches=1", *TINY,
+                        "callbacks.early_stopping.patience_steps=8",
+                        "callbacks.early_stopping.min_steps=12",
+                        "callbacks.early_stopping.small_budget=12", "test=false")
     with pytest.warns(UserWarning) as warnings:
         command(cfg)
     messages = [str(w.message) for w in warnings]
-    assert any("trainer.max_epochs=3 would stop after 3; training up to 12 epochs" in m
+    assert any("trainer.max_epochs=3 would stop after 3; training up to 12 epochs "
+               "(callbacks.early_stopping.small_budget=12 steps; early stopping ends it sooner, "
+               "not before min_steps=12;" in m
                for m in messages), messages
     assert any(m.startswith("the val split holds only 4 sequences") for m in messages), messages
     assert record(tmp_path)["optimizer_steps"] == 12
+
+
+def test_a_small_training_split_trains_in_smaller_batches(tiny_sequences):
+    from seqlstm.data import SequenceDataModule
+
+    data = SequenceDataModule(str(tiny_sequences), batch_size=32)  # 12 training sequences
+    data.setup("fit")
+    with pytest.warns(UserWarning, match=r"data\.batch_size=32 gives 1 training batch\(es\) per "
+                                         r"epoch from 12 sequences; training in batches of 3 to "
+                                         r"reach data\.min_train_batches=4 \(set it to 1 to "
+                                         r"keep 32\)"):
+        batches = [len(batch["targets"]) for batch in data.train_dataloader()]
+    assert batches == [3, 3, 3, 3]
+    assert [len(b["targets"]) for b in data.val_dataloader()] == [4]  # evaluation: as set
+    data = SequenceDataModule(str(tiny_sequences), batch_size=32, min_train_batches=1)
+    data.setup("fit")
+    assert len(data.train_dataloader()) == 1
+    data = SequenceDataModule(str(tiny_sequences), batch_size=3)
+    data.setup("fit")
+    assert len(data.train_dataloader()) == 4  # enough batches already: no change, no warning
 
 
 def test_patience_counts_steps_between_checks():

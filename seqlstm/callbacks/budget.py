@@ -64,25 +64,28 @@ class StepEarlyStopping(EarlyStopping):
     Training stops once ``monitor`` has not improved for ``patience`` validation checks *and*
     ``patience_steps`` optimiser steps, and never before ``min_steps`` steps; with validation
     every epoch of 200 steps that is Lightning's rule, with one step per epoch (a small split) it
-    waits ``patience_steps`` steps. When epochs have at most ``small_epoch`` steps it also raises
-    the default ``trainer.max_epochs`` to train ``min_steps`` (:func:`extend_tiny_epochs`), and
-    it warns about splits too small to trust. A check without ``monitor`` logged (no validation
+    waits ``patience_steps`` steps. When epochs have at most ``small_epoch`` steps it also
+    replaces a default ``trainer.max_epochs`` that would stop before ``min_steps`` by an epoch
+    limit of ``small_budget`` steps (:func:`extend_tiny_epochs`), and it warns about splits too
+    small to trust. A check without ``monitor`` logged (no validation
     yet) is skipped; when validation never runs, early stopping is off and says why.
     """
 
     def __init__(self, monitor: str = "val/loss", patience: int = 5, patience_steps: int = 200,
-                 min_steps: int = 300, small_epoch: int = 2, **kwargs: Any) -> None:
+                 min_steps: int = 300, small_epoch: int = 10, small_budget: int = 1000,
+                 **kwargs: Any) -> None:
         check_int("callbacks.early_stopping.patience_steps", patience_steps, 0)
         check_int("callbacks.early_stopping.min_steps", min_steps, 0)
         check_int("callbacks.early_stopping.small_epoch", small_epoch, 1)
+        check_int("callbacks.early_stopping.small_budget", small_budget, 1)
         super().__init__(monitor=monitor, patience=patience, strict=False, **kwargs)
         self.patience_checks, self.patience_steps, self.min_steps = patience, patience_steps, \
             min_steps
-        self.small_epoch, self.enabled = small_epoch, True
+        self.small_epoch, self.small_budget, self.enabled = small_epoch, small_budget, True
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         warn_small_splits(trainer)
-        extend_tiny_epochs(trainer, self.min_steps, self.small_epoch)
+        extend_tiny_epochs(trainer, self.min_steps, self.small_epoch, self.small_budget)
         interval = steps_between_checks(trainer)
         self.enabled = interval is not None
         if interval is None:
@@ -111,11 +114,13 @@ class StepEarlyStopping(EarlyStopping):
         return int(trainer.global_step) if trainer is not None else 0
 
 
-def extend_tiny_epochs(trainer: L.Trainer, min_steps: int, small_epoch: int) -> None:
-    """Raise ``trainer.max_epochs`` so that a fit whose epochs have at most ``small_epoch``
-    optimiser steps trains ``min_steps``; a ``trainer.max_epochs`` given on the command line,
-    an epoch capped with ``trainer.limit_train_batches``, a ``trainer.max_steps`` or a debug
-    run is left as set."""
+def extend_tiny_epochs(trainer: L.Trainer, min_steps: int, small_epoch: int,
+                       budget: int) -> None:
+    """Raise ``trainer.max_epochs`` when a fit whose epochs have at most ``small_epoch``
+    optimiser steps would stop before ``min_steps``: to ``max(budget, min_steps)`` steps, which
+    early stopping ends sooner once the monitor stops improving. A ``trainer.max_epochs`` given
+    on the command line, an epoch capped with ``trainer.limit_train_batches``, a
+    ``trainer.max_steps`` or a debug run is left as set."""
     if trainer.fast_dev_run or trainer.overfit_batches or trainer.limit_train_batches != 1.0 \
             or trainer.max_steps not in (-1, None) or trainer.max_epochs in (-1, None):
         return
@@ -124,12 +129,13 @@ def extend_tiny_epochs(trainer: L.Trainer, min_steps: int, small_epoch: int) -> 
     if per_epoch > small_epoch or per_epoch * loop.max_epochs >= min_steps or \
             max_epochs_given():
         return
-    epochs = math.ceil(min_steps / per_epoch)
+    epochs = math.ceil(max(budget, min_steps) / per_epoch)
     rank_zero_warn(f"the training split gives {per_epoch} optimiser step(s) per epoch: "
                    f"trainer.max_epochs={loop.max_epochs} would stop after "
-                   f"{per_epoch * loop.max_epochs}; training up to {epochs} epochs to reach "
-                   f"callbacks.early_stopping.min_steps={min_steps} (set trainer.max_epochs "
-                   "to keep an epoch limit)")
+                   f"{per_epoch * loop.max_epochs}; training up to {epochs} epochs "
+                   f"(callbacks.early_stopping.small_budget={budget} steps; early stopping ends "
+                   f"it sooner, not before min_steps={min_steps}; set trainer.max_epochs to keep "
+                   "an epoch limit)")
     loop.max_epochs = epochs
 
 

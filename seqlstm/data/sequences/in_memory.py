@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import lightning as L
 import numpy as np
 import torch
+from lightning.pytorch.utilities import rank_zero_warn
 from torch.utils.data import DataLoader
 
 from seqlstm.data.sequences.batches import PaddedSequences, keep_batch
@@ -21,12 +23,17 @@ class InMemoryDataModule(L.LightningDataModule):
 
     Subclasses fill :attr:`splits` (``train``, ``val``, ``test``, ``predict``) in ``setup``, set
     :attr:`predict_ids` (one name per predicted sequence) and define :attr:`spec`.
+    ``min_train_batches`` > 1 shrinks the training batches of a small split
+    (:meth:`train_batch_size`).
     """
 
-    def __init__(self, batch_size: int = 32, num_workers: int = 0) -> None:
+    def __init__(self, batch_size: int = 32, num_workers: int = 0,
+                 min_train_batches: int = 1) -> None:
         super().__init__()
         check_int("data.batch_size", batch_size, 1)
+        check_int("data.min_train_batches", min_train_batches, 1)
         self.batch_size, self.num_workers = batch_size, num_workers
+        self.min_train_batches = min_train_batches
         self.splits: dict[str, PaddedSequences] = {}
         self.predict_ids: list[str] = []
         self.predict_labels: list[Any] | None = None
@@ -37,12 +44,13 @@ class InMemoryDataModule(L.LightningDataModule):
     def spec(self) -> DataSpec:
         raise NotImplementedError
 
-    def _loader(self, name: str, sampler: ResumableRandomSampler | None = None) -> DataLoader:
+    def _loader(self, name: str, sampler: ResumableRandomSampler | None = None,
+                batch_size: int | None = None) -> DataLoader:
         if name not in self.splits:
             raise RuntimeError(f"call setup() before asking for the {name} loader")
         generator = torch.Generator().manual_seed(self.sampler_seed % 2**63)
-        return DataLoader(self.splits[name], batch_size=self.batch_size, sampler=sampler,
-                          collate_fn=keep_batch, num_workers=self.num_workers,
+        return DataLoader(self.splits[name], batch_size=batch_size or self.batch_size,
+                          sampler=sampler, collate_fn=keep_batch, num_workers=self.num_workers,
                           generator=generator)
 
     def train_dataloader(self) -> DataLoader:
@@ -50,8 +58,26 @@ class InMemoryDataModule(L.LightningDataModule):
         once per epoch, and a fit resumed mid-epoch goes on with the next batch."""
         size = len(self.splits["train"]) if "train" in self.splits else 0
         sampler = ResumableRandomSampler(size, size, self.sampler_seed, replacement=False)
-        self.resume_point.resume_sampler(sampler, self.batch_size)
-        return self._loader("train", sampler)
+        batch_size = self.train_batch_size(size)
+        self.resume_point.resume_sampler(sampler, batch_size)
+        return self._loader("train", sampler, batch_size)
+
+    def train_batch_size(self, size: int) -> int:
+        """``batch_size``, or less when a training split of ``size`` sequences would give each
+        rank fewer than ``min_train_batches`` batches (optimiser steps) per epoch: then
+        ``ceil(size / (ranks x min_train_batches))``, with a warning. In batches of 32, a split of
+        32 sequences is one full-batch step per epoch (see docs/reliability.md)."""
+        ranks = self.trainer.world_size if self.trainer is not None else 1
+        per_rank = math.ceil(size / ranks)
+        batches = math.ceil(per_rank / self.batch_size)
+        if batches >= self.min_train_batches or per_rank <= batches:
+            return self.batch_size
+        smaller = math.ceil(per_rank / self.min_train_batches)
+        rank_zero_warn(f"data.batch_size={self.batch_size} gives {batches} training batch(es) "
+                       f"per epoch from {per_rank} sequences; training in "
+                       f"batches of {smaller} to reach data.min_train_batches="
+                       f"{self.min_train_batches} (set it to 1 to keep {self.batch_size})")
+        return smaller
 
     def state_dict(self) -> dict[str, Any]:
         """The sampler seed and the training position (see :class:`ResumePoint`)."""

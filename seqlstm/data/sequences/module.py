@@ -34,6 +34,8 @@ class SequenceDataModule(InMemoryDataModule):
         test_fraction: share held out for testing when ``test_path`` is None.
         seed: seeds the split.
         batch_size: sequences per batch.
+        min_train_batches: the fewest training batches an epoch gives; a smaller training split
+            is cut into smaller batches (see :meth:`InMemoryDataModule.train_batch_size`).
         normalize: standardise features with the training statistics.
         columns: CSV column names: ``id``, ``step``, ``label``, ``features`` (a list or null).
         fitted: fitted state from a checkpoint's ``spec.extra`` (None: fit on ``path``).
@@ -55,8 +57,9 @@ class SequenceDataModule(InMemoryDataModule):
         fitted: Mapping[str, Any] | None = None,
         predict_path: str | None = None,
         num_workers: int = 0,
+        min_train_batches: int = 4,
     ) -> None:
-        super().__init__(batch_size, num_workers)
+        super().__init__(batch_size, num_workers, min_train_batches)
         self.save_hyperparameters()
         if target not in TARGETS:
             raise ConfigError("data.target", f"one of {list(TARGETS)}", target)
