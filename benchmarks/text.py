@@ -20,6 +20,7 @@ validation split with its final weights (one stream, carried state).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import os
@@ -101,7 +102,9 @@ def corpora(args: argparse.Namespace, work: Path) -> dict[str, tuple[str, list[s
     if "speakers" in args.corpora and args.shakespeare and Path(args.shakespeare).is_file():
         found["speakers"] = (str(speakers_corpus(Path(args.shakespeare),
                                                  work / "speakers.jsonl")), [], "word")
-    if "languages" in args.corpora:
+    if "languages" in args.corpora and importlib.util.find_spec("babel") is None:
+        print("[text] languages: skipped (no babel; pip install babel)", file=sys.stderr)
+    elif "languages" in args.corpora:
         found["languages"] = (str(languages_corpus(work / "languages.jsonl")),
                               ["data.tokenizer=char"], "char_wb")
     if args.imdb:
