@@ -4,9 +4,12 @@ with rows that switch AR/TAR and NT-ASGD on.
 
 Classification corpora: ``docstrings`` (the offline ``python_docstrings`` data: which of 8
 standard-library packages a docstring comes from), ``speakers`` (tiny shakespeare: which of its
-6 most frequent speakers says a speech; needs ``--shakespeare``), and ``imdb`` / ``ag-news``
-when their folders are given. Both systems read the split the data module makes (seeded,
-stratified); the baseline picks ``C`` on the validation split, the LSTM its epoch.
+6 most frequent speakers says a speech; needs ``--shakespeare``), ``languages`` (the language of
+a short name: the CLDR names of territories, languages, currencies and scripts in 6 languages,
+from the ``babel`` wheel; character tokens, and character n-grams for the baseline), and
+``imdb`` / ``ag-news`` when their folders are given. Both systems read the split the data
+module makes (seeded, stratified); the baseline picks ``C`` on the validation split, the LSTM
+its epoch.
 
 The word LM corpus is tiny shakespeare as words (lowercased, punctuation split off, the
 10,000 most frequent training words, the rest ``<unk>``; lines 90/5/5), written in the PTB
@@ -17,6 +20,7 @@ validation split with its final weights (one stream, carried state).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import os
@@ -69,21 +73,47 @@ def speakers_corpus(shakespeare: Path, out: Path, top: int = 6) -> Path:
     return write_jsonl(out, [(t, n) for t, n in speeches if n in common])
 
 
-def corpora(args: argparse.Namespace, work: Path) -> dict[str, tuple[str, list[str]]]:
-    """name -> (data.path, extra data overrides) of every corpus this run measures."""
+LOCALES = ("de", "en", "es", "fr", "it", "nl")
+
+
+def languages_corpus(out: Path, locales: tuple[str, ...] = LOCALES) -> Path:
+    """Short texts labelled with their language: every CLDR name of a territory, language,
+    currency and script in each of ``locales`` (babel's data); a name that two of them spell
+    alike is dropped, so each text has one language."""
+    from babel import Locale
+
+    found: dict[str, set[str]] = {}
+    for code in locales:
+        locale = Locale.parse(code)
+        for names in (locale.territories, locale.languages, locale.currencies, locale.scripts):
+            for name in names.values():
+                found.setdefault(" ".join(name.split()), set()).add(code)
+    return write_jsonl(out, sorted((t, next(iter(c))) for t, c in found.items() if len(c) == 1))
+
+
+def corpora(args: argparse.Namespace, work: Path) -> dict[str, tuple[str, list[str], str]]:
+    """name -> (data.path, extra data overrides, the baseline's analyzer) of every corpus this
+    run measures (``--corpora``)."""
     from seqlstm.data.text.corpora import python_docstrings
 
-    found = {"docstrings": (python_docstrings(work / "python_docstrings.jsonl"), [])}
-    if args.shakespeare and Path(args.shakespeare).is_file():
+    found = {}
+    if "docstrings" in args.corpora:
+        found["docstrings"] = (python_docstrings(work / "python_docstrings.jsonl"), [], "word")
+    if "speakers" in args.corpora and args.shakespeare and Path(args.shakespeare).is_file():
         found["speakers"] = (str(speakers_corpus(Path(args.shakespeare),
-                                                 work / "speakers.jsonl")), [])
+                                                 work / "speakers.jsonl")), [], "word")
+    if "languages" in args.corpora and importlib.util.find_spec("babel") is None:
+        print("[text] languages: skipped (no babel; pip install babel)", file=sys.stderr)
+    elif "languages" in args.corpora:
+        found["languages"] = (str(languages_corpus(work / "languages.jsonl")),
+                              ["data.tokenizer=char"], "char_wb")
     if args.imdb:
         found["imdb"] = (f"{args.imdb}/train", [f"data.test_path={args.imdb}/test",
-                                                "data.labels=[neg,pos]"])
+                                                "data.labels=[neg,pos]"], "word")
     if args.ag_news:
         found["ag-news"] = (f"{args.ag_news}/train.csv", [
             f"data.test_path={args.ag_news}/test.csv", "data.header=false",
-            "data.label_column=0", "data.text_column=[1,2]"])
+            "data.label_column=0", "data.text_column=[1,2]"], "word")
     return found
 
 
@@ -120,13 +150,13 @@ def classification(args: argparse.Namespace, work: Path) -> list[list[object]]:
 
     python = ensure_venv(PEERS["sklearn"])
     rows = []
-    for name, (path, extra) in corpora(args, work).items():
+    for name, (path, extra, analyzer) in corpora(args, work).items():
         print(f"[text] classification: {name}", file=sys.stderr, flush=True)
         parts = TextClassificationDataModule(path, **data_kwargs(extra)).split_records()
         split = work / f"{name}-split.json"
         split.write_text(json.dumps({k: list(zip(v.texts, v.labels, strict=True))
                                      for k, v in parts.items()}), encoding="utf-8")
-        base = run_runner(python, "text_tfidf.py", ["--data", str(split)],
+        base = run_runner(python, "text_tfidf.py", ["--data", str(split), "--analyzer", analyzer],
                           env=thread_env(args.threads))
         recipe = [f"experiment={EXPERIMENT}", f"data.path={path}", *extra, f"seed={args.seed}"]
         if args.class_budget:
@@ -224,6 +254,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
                    default=["classification", "lm"])
     p.add_argument("--shakespeare", default=str(report.ROOT.parent / "shared" / "data" /
                                                 "tinyshakespeare.txt"))
+    p.add_argument("--corpora", nargs="+", choices=["docstrings", "speakers", "languages"],
+                   default=["docstrings", "speakers", "languages"])
     p.add_argument("--imdb", help="an aclImdb folder (train/ and test/ with pos/ and neg/)")
     p.add_argument("--ag-news", help="a folder with AG News' train.csv and test.csv")
     p.add_argument("--lm-budget", type=float, default=180.0, help="LM training seconds")
@@ -245,8 +277,9 @@ def main(argv: list[str]) -> str:
             ["corpus", "train texts", "test texts", "classes", "TF-IDF + LR test acc",
              "seqlstm test acc", "ratio", "seqlstm macro-F1", "seqlstm run (min)", "command"],
             classification(args, work))
-        parts += ["Same seeded, stratified split for both; TF-IDF (1-2 grams, sublinear tf) + "
-                  "logistic regression picks C in {1, 10, 100} on validation; seqlstm runs the "
+        parts += ["Same seeded, stratified split for both; TF-IDF (word 1-2 grams, or for "
+                  "`languages` character 1-4 grams within words; sublinear tf) + logistic "
+                  "regression picks C in {1, 10, 100} on validation; seqlstm runs the "
                   f"`{EXPERIMENT}` recipe (early stopping on val/loss).", "", table, ""]
     if "lm" in args.parts:
         table = report.markdown_table(

@@ -3,8 +3,11 @@
 * :class:`Predictor` wraps a trained task: :meth:`~Predictor.predict` gives what
   ``Trainer.predict`` gives (the head's outputs at every step), :meth:`~Predictor.predict_next`
   the prediction after the last step, for forecasters :meth:`~Predictor.forecast` from raw
-  history in original units, and, for language models, next-token distributions and
-  generation.
+  history in original units, for classifiers :meth:`~Predictor.classify` of raw texts, and,
+  for language models, next-token distributions and generation.
+* Text is encoded as the checkpoint's data encoded it: with its character vocabulary (a
+  character outside it is an error) or with the word or subword tokenizer that
+  ``spec.extra["tokenizer"]`` carries (unknown words become its unknown token, as in training).
 * :class:`Stream` carries the hidden state between calls: feed it one observation (a token, a
   character or a feature vector) at a time and it returns the prediction for the next step,
   at the cost of one recurrent step.
@@ -18,6 +21,7 @@ Tasks decide what a step's prediction is through :meth:`SequenceTask.step`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,22 +31,32 @@ import torch
 from seqlstm.errors import CheckpointError, DataError
 from seqlstm.nn import HiddenState
 from seqlstm.spec import Vocabulary
-from seqlstm.tasks import CTCRecognizer, Forecaster, LanguageModel, SequenceTask, load_task
+from seqlstm.tasks import (
+    Classifier,
+    CTCRecognizer,
+    Forecaster,
+    LanguageModel,
+    SequenceTask,
+    load_task,
+)
+from seqlstm.tokens import TextTokenizer, text_codec
 
 ArrayLike = torch.Tensor | np.ndarray | list | int | float | str
+Codec = Vocabulary | TextTokenizer
 TaskT = TypeVar("TaskT", bound=SequenceTask)
 
 
 class Stream:
     """A task's hidden state, carried across calls; one observation in, next prediction out.
 
-    Observations are token ids or characters (token inputs) or feature vectors (real inputs).
-    One stream takes a scalar id, one character or an ``(F,)`` vector and returns the
-    prediction without a batch dimension; ``B`` streams at once take ``(B,)`` ids or ``(B, F)``
+    Observations are token ids, characters or words/subwords (token inputs: text that the
+    model's codec turns into exactly one token) or feature vectors (real inputs). One stream
+    takes a scalar id, one token's text or an ``(F,)`` vector and returns the prediction
+    without a batch dimension; ``B`` streams at once take ``(B,)`` ids or ``(B, F)``
     vectors and return ``(B, ...)``.
     """
 
-    def __init__(self, task: SequenceTask, vocab: Vocabulary | None = None) -> None:
+    def __init__(self, task: SequenceTask, vocab: Codec | None = None) -> None:
         self.task, self.vocab = task, vocab or vocabulary_of(task)
         self.state: HiddenState | None = None
 
@@ -81,10 +95,15 @@ class Predictor:
         return cls(load_task(path, expected), device)
 
     @torch.inference_mode()
-    def predict(self, inputs: ArrayLike, lengths: ArrayLike | None = None) -> torch.Tensor:
+    def predict(self, inputs: ArrayLike | Sequence[str],
+                lengths: ArrayLike | None = None) -> Any:
         """The head's outputs at every step of ``inputs`` ``(B, T[, F])`` from a zero state:
-        what ``Trainer.predict`` returns for the same batch."""
-        tensor, _ = as_inputs(self.task, inputs, True, self.vocab)
+        what ``Trainer.predict`` returns for the same batch. A list of texts is encoded and
+        padded (its ``lengths`` are counted)."""
+        if is_texts(inputs):
+            tensor, lengths = self.encode_texts(inputs)
+        else:
+            tensor, _ = as_inputs(self.task, inputs, True, self.vocab)
         batch = {"inputs": tensor}
         if lengths is not None:
             batch["lengths"] = torch.as_tensor(lengths)
@@ -115,6 +134,34 @@ class Predictor:
             ahead = ahead.unsqueeze(0) if single else ahead  # (B, H, F_future)
         outputs = task.predict_step(task.history_batch(tensor, index, ahead), 0)
         return {key: value[0] for key, value in outputs.items()} if single else outputs
+
+    def encode_texts(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """``texts`` as padded ids ``(B, T)`` and their lengths ``(B,)``, encoded and cut
+        (the data config's ``max_length`` and ``truncation``, when it has them) as the
+        checkpoint's data module encodes them."""
+        if self.vocab is None:
+            raise DataError("text input needs a model with a vocabulary or tokenizer")
+        data = self.task.hparams.get("data") or {}
+        keep, side = data.get("max_length"), data.get("truncation", "right")
+        rows = [encode_text(self.vocab, text, True) for text in texts]
+        if keep:
+            rows = [r[:keep] if side == "right" else r[-keep:] for r in rows]
+        lengths = torch.tensor([len(r) for r in rows], dtype=torch.long)
+        inputs = torch.zeros(len(rows), int(lengths.max()), dtype=torch.long)  # (B, T), 0-padded
+        for i, row in enumerate(rows):
+            inputs[i, : len(row)] = torch.from_numpy(row)
+        return inputs.to(self.task.device), lengths
+
+    def classify(self, texts: str | Sequence[str]) -> tuple[str | list[str], torch.Tensor]:
+        """A text classifier's labels and probabilities for raw ``texts``: for one text its
+        label and ``(C,)`` probabilities, for a list the labels and ``(B, C)``; the columns
+        follow the task's ``labels`` (what ``seqlstm-predict`` writes as ``prob_<label>``)."""
+        task = self.require(Classifier)
+        outputs = self.predict([texts] if isinstance(texts, str) else list(texts))
+        names = [task.labels[int(c)] for c in outputs["class"]]
+        if isinstance(texts, str):
+            return names[0], outputs["probs"][0]
+        return names, outputs["probs"]
 
     def stream(self) -> Stream:
         """A fresh :class:`Stream` over this predictor's task."""
@@ -159,28 +206,52 @@ class Predictor:
                                                  seed=seed, **sampling)
 
 
-def vocabulary_of(task: SequenceTask) -> Vocabulary | None:
-    """The task's character vocabulary, built once (None for real-valued inputs)."""
-    return Vocabulary(task.spec.vocab) if task.spec.vocab else None
+def vocabulary_of(task: SequenceTask) -> Codec | None:
+    """The codec of the task's tokens, built once: its word/subword tokenizer or character
+    vocabulary (None for real-valued inputs)."""
+    if task.spec.input_kind != "tokens":
+        return None
+    return text_codec(task.spec.vocab, task.spec.extra)
+
+
+def is_texts(value: Any) -> bool:
+    """Whether ``value`` is a non-empty list or tuple of strings."""
+    return isinstance(value, list | tuple) and bool(value) and \
+        all(isinstance(v, str) for v in value)
+
+
+def encode_text(codec: Codec, text: str, sequence: bool) -> np.ndarray:
+    """int64 ids of ``text`` (``sequence=False``: it must be exactly one token)."""
+    if not text:
+        raise DataError(f"expected {'some text' if sequence else 'one token'}, got {text!r}")
+    if isinstance(codec, TextTokenizer):
+        ids = codec.encode_batch([text])[0]
+    else:
+        try:
+            ids = codec.encode(text, unknown="error").astype(np.int64)
+        except DataError as err:
+            raise DataError(f"input: {err}") from None
+    if not len(ids) or (not sequence and len(ids) != 1):
+        what = "one character" if isinstance(codec, Vocabulary) else "one token"
+        raise DataError(f"expected {'some tokens' if sequence else what}, got {text!r} "
+                        f"({len(ids)} tokens)")
+    return ids
 
 
 def as_inputs(task: SequenceTask, value: ArrayLike, sequence: bool,
-              vocab: Vocabulary | None) -> tuple[torch.Tensor, bool]:
+              vocab: Codec | None) -> tuple[torch.Tensor, bool]:
     """``value`` as a ``(B, T)`` id or ``(B, T, F)`` float tensor on the task's device, and
     whether it was one sequence (no batch dimension given). ``sequence=False`` means one step;
-    text is encoded with ``vocab``."""
+    text is encoded with ``vocab`` (a list of texts: :meth:`Predictor.predict` pads them)."""
     tokens = task.spec.input_kind == "tokens"
     if isinstance(value, str):
         if not tokens or vocab is None:
-            raise DataError("text input needs a model with a character vocabulary")
-        if not value or (not sequence and len(value) != 1):
-            raise DataError(f"expected {'some text' if sequence else 'one character'}, got "
-                            f"{value!r}")
-        try:
-            ids = vocab.encode(value, unknown="error").astype(np.int64)
-        except DataError as err:
-            raise DataError(f"input: {err}") from None
+            raise DataError("text input needs a model with a vocabulary or tokenizer")
+        ids = encode_text(vocab, value, sequence)
         value = ids if sequence else ids[0]  # (T,) or one id
+    elif is_texts(value):
+        raise DataError("a list of texts: Predictor.predict or classify takes them (padded); "
+                        "here give one text or token ids")
     tensor = torch.as_tensor(value, dtype=torch.int64 if tokens else torch.float32)
     item_dims = 0 if tokens else 1  # an observation is a scalar id or an (F,) vector
     if tensor.dim() == item_dims + int(sequence):

@@ -22,13 +22,14 @@ Id 0 is always the unknown token (as for characters); ``special_tokens`` follow 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from seqlstm.errors import ConfigError, DataError
+from seqlstm.spec import Vocabulary
 
 KINDS = ("word", "bpe", "unigram", "wordpiece")
 UNK_TOKEN = "[UNK]"
@@ -158,6 +159,17 @@ class TextTokenizer:
 
     def decode(self, ids: Sequence[int] | np.ndarray) -> str:
         return self.tokenizer.decode([int(i) for i in ids], skip_special_tokens=False)
+
+
+def text_codec(vocab: Sequence[str] | None,
+               extra: Mapping[str, Any]) -> Vocabulary | TextTokenizer | None:
+    """The codec of a spec's tokens: the word or subword tokenizer that ``extra["tokenizer"]``
+    carries, else the character :class:`~seqlstm.spec.Vocabulary` of ``vocab`` (None when the
+    spec has neither)."""
+    tokenizer = extra.get("tokenizer")
+    if tokenizer and tokenizer.get("kind") != "char":
+        return TextTokenizer.from_extra(dict(tokenizer))
+    return Vocabulary(list(vocab)) if vocab else None
 
 
 def _insert_unknown(ids: np.ndarray, word_ids: np.ndarray, missing: np.ndarray,

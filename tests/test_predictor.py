@@ -91,7 +91,7 @@ def test_bad_inputs_are_one_line_errors(predictor, tmp_path):
     with pytest.raises(CheckpointError, match="needs a LanguageModel; the predictor holds a "
                                               "StepTagger"):
         other.next_token_probs("the")
-    with pytest.raises(DataError, match="text input needs a model with a character vocabulary"):
+    with pytest.raises(DataError, match="text input needs a model with a vocabulary or tokenizer"):
         other.predict_next("abc")
 
 

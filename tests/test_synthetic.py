@@ -151,6 +151,17 @@ def test_experiment_configs_compose(compose_train, task, cell):
                                        "temporal_order": "TemporalOrder"}[task])
 
 
+def test_copy_chrono_recipe(compose_train):
+    """The recipe docs/benchmarks.md measured: copy_lstm with chrono init (max_delay from the
+    data), Adam at 0.01 decayed over the run by a cosine schedule."""
+    cfg = compose_train("experiment=copy_chrono", "trainer.max_epochs=7")
+    assert cfg.task_name == "copy_chrono" and cfg.data._target_.endswith("CopyTask")
+    assert cfg.model.encoder.init == "chrono" and cfg.model.encoder.max_delay is None
+    assert cfg.data.length == 50 and cfg.model.optimizer.lr == 0.01
+    assert cfg.model.scheduler._target_.endswith("CosineAnnealingLR")
+    assert cfg.model.scheduler.T_max == 7
+
+
 def test_adding_predictions_table(tmp_path):
     dm = AddingProblem(length=10, train_size=4, val_size=4, test_size=4)
     inputs, _, _ = dm.split("test")

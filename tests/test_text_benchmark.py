@@ -1,10 +1,14 @@
-"""The text benchmark's corpora: speaker attribution and PTB-style word files."""
+"""The text benchmark's corpora: speaker attribution, language names and PTB-style word
+files."""
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 
-from benchmarks.text import data_kwargs, speakers_corpus, word_corpus
+import pytest
+
+from benchmarks.text import data_kwargs, languages_corpus, speakers_corpus, word_corpus
 
 PLAY = ("ROMEO:\nBut soft, what light.\n\nJULIET:\nAy me.\nO Romeo.\n\nROMEO:\nShe speaks.\n\n"
         "NURSE:\nAnon!\n")
@@ -28,3 +32,15 @@ def test_word_corpus_is_ptb_style(tmp_path):
 def test_data_overrides_become_keyword_arguments():
     assert data_kwargs(["data.header=false", "data.text_column=[1,2]", "data.labels=[neg, pos]"]
                        ) == {"header": False, "text_column": ["1", "2"], "labels": ["neg", "pos"]}
+
+
+def test_language_names_have_one_language_each(tmp_path):
+    pytest.importorskip("babel", reason="the languages corpus reads babel's CLDR data")
+    rows = [json.loads(line) for line in
+            languages_corpus(tmp_path / "l.jsonl", ("de", "fr")).read_text().splitlines()]
+    texts = [r["text"] for r in rows]
+    assert len(texts) == len(set(texts)) > 1000  # no name twice, under any label
+    assert {"Deutschland", "Allemagne"} <= set(texts)
+    assert {r["label"] for r in rows if r["text"] in ("Deutschland", "Allemagne")} == {"de", "fr"}
+    assert "Paraguay" not in texts  # spelled alike in German and French: dropped
+    assert min(Counter(r["label"] for r in rows).values()) > 500

@@ -103,12 +103,11 @@ def test_unseen_tags_in_a_test_file_name_the_line(tmp_path):
         dm.setup("fit")
 
 
-def test_train_reports_span_f1_and_predicts_per_word(compose_train, tmp_path):
-    import lightning as L
+def test_train_reports_span_f1_and_predicts_per_word_in_conll_form(compose_train, tmp_path):
+    import pandas as pd
 
-    from seqlstm.cli.builders import build_datamodule
+    from seqlstm.cli.predict import predict
     from seqlstm.cli.train import train
-    from seqlstm.tasks import load_task
     from tests.conftest import FAST_WITH_CALLBACKS
 
     path = write_conll(tmp_path / "train.conll", count=40)
@@ -118,14 +117,46 @@ def test_train_reports_span_f1_and_predicts_per_word(compose_train, tmp_path):
                         *FAST_WITH_CALLBACKS)
     metrics = train(cfg)
     assert {"val/span_f1", "val/span_precision", "val/acc"} <= set(metrics)
-    task = load_task(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    checkpoint = tmp_path / "run" / "checkpoints" / "last.ckpt"
     new = tmp_path / "new.txt"
     new.write_text("Carol\nflew\nto\nSan\nFrancisco\n\nBob\nwent\n")  # tokens only
-    data = build_datamodule(task.hparams.data, fitted=task.spec.extra, predict_path=str(new))
-    outputs = L.Trainer(logger=False, enable_progress_bar=False).predict(task, datamodule=data)
-    table = data.format_predictions(outputs)
+    out = tmp_path / "pred"
+    table, written = predict(compose_train(f"ckpt_path={checkpoint}", f"data_path={new}",
+                                           f"output_dir={out}", config_name="predict"))
+    assert written == [out / "predictions.csv", out / "predictions.conll"]
     assert table["token"].tolist() == ["Carol", "flew", "to", "San", "Francisco", "Bob", "went"]
     assert table["sentence"].tolist() == [0] * 5 + [1] * 2
+    assert table["word"].tolist() == [0, 1, 2, 3, 4, 0, 1]
     assert set(table["predicted"]) <= {"O", "B-LOC", "I-LOC", "B-PER"}
     probs = table[[c for c in table.columns if c.startswith("prob_")]]
     assert (probs.sum(axis=1) - 1).abs().max() < 1e-5
+    assert pd.read_csv(out / "predictions.csv")["predicted"].tolist() == table["predicted"].tolist()
+    # CoNLL form: "word predicted" per line, a blank line between sentences; it reads back
+    lines = (out / "predictions.conll").read_text().split("\n")
+    assert lines[5] == "" and lines[:5] == [f"{w} {p}" for w, p in zip(
+        table["token"][:5], table["predicted"][:5], strict=True)]
+    back = read_tagged(out / "predictions.conll")
+    assert back.words == [["Carol", "flew", "to", "San", "Francisco"], ["Bob", "went"]]
+    assert [t for s in back.tags for t in s] == table["predicted"].tolist()
+
+    tagged = write_conll(tmp_path / "tagged.conll", count=3, docstart=False)  # gold tags kept
+    only = tmp_path / "only"
+    table, written = predict(compose_train(f"ckpt_path={checkpoint}", f"data_path={tagged}",
+                                           f"output_dir={only}", "format=conll",
+                                           config_name="predict"))
+    assert written == [only / "predictions.conll"] and not (only / "predictions.csv").exists()
+    gold = read_tagged(tagged)
+    rows = [line.split() for line in (only / "predictions.conll").read_text().splitlines()
+            if line]
+    assert [r[1] for r in rows] == [t for s in gold.tags for t in s] == table["tag"].tolist()
+    assert [r[2] for r in rows] == table["predicted"].tolist()
+
+
+def test_predict_refuses_an_unknown_output_format(compose_train, tmp_path):
+    from seqlstm.cli.predict import predict
+    from seqlstm.errors import ConfigError
+
+    cfg = compose_train(f"ckpt_path={tmp_path / 'x.ckpt'}", "format=xml", config_name="predict")
+    with pytest.raises(ConfigError, match=r"config key 'format' must be one of \['auto', 'csv', "
+                       r"'conll'\], got 'xml'"):
+        predict(cfg)

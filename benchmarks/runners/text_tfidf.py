@@ -1,6 +1,7 @@
 """TF-IDF + logistic regression (scikit-learn) on a labelled split; runs in the ``sklearn``
 venv. Reads ``--data`` (JSON: ``train``, ``val``, ``test`` lists of ``[text, label]``), picks
-the regularisation ``C`` on the validation split, prints one JSON line with test accuracy."""
+the regularisation ``C`` on the validation split, prints one JSON line with test accuracy.
+``--analyzer word`` counts word 1-2 grams, ``char_wb`` character 1-4 grams inside words."""
 
 from __future__ import annotations
 
@@ -18,12 +19,14 @@ from sklearn.metrics import accuracy_score, f1_score
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--data", required=True)
+    p.add_argument("--analyzer", choices=["word", "char_wb"], default="word")
     args = p.parse_args()
     data = json.loads(Path(args.data).read_text(encoding="utf-8"))
     texts = {k: [t for t, _ in v] for k, v in data.items()}
     labels = {k: [y for _, y in v] for k, v in data.items()}
     start = time.perf_counter()
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
+    vectorizer = TfidfVectorizer(analyzer=args.analyzer, sublinear_tf=True,
+                                 ngram_range=(1, 2) if args.analyzer == "word" else (1, 4))
     train = vectorizer.fit_transform(texts["train"])
     best = None
     for c in (1.0, 10.0, 100.0):

@@ -16,7 +16,7 @@ from seqlstm.tasks.averaging import ParameterAverage, activation_penalty
 from seqlstm.tasks.base import Batch, SequenceTask
 from seqlstm.tasks.figures import loss_by_position
 from seqlstm.tasks.metrics import BitsPerCharacter, Perplexity
-from seqlstm.tokens import EOS, TextTokenizer
+from seqlstm.tokens import EOS, TextTokenizer, text_codec
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -137,12 +137,10 @@ class LanguageModel(SequenceTask):
     def vocabulary(self) -> Vocabulary | TextTokenizer:
         """The codec of the model's tokens: the character vocabulary, or the word/subword
         tokenizer that ``spec.extra["tokenizer"]`` carries."""
-        tokenizer = self.spec.extra.get("tokenizer")
-        if tokenizer and tokenizer.get("kind") != "char":
-            return TextTokenizer.from_extra(tokenizer)
-        if not self.spec.vocab:
+        codec = text_codec(self.spec.vocab, self.spec.extra)
+        if codec is None:
             raise DataError("this model's data spec carries no vocabulary")
-        return Vocabulary(self.spec.vocab)
+        return codec
 
     @torch.inference_mode()
     def generate(self, prompt: torch.Tensor, length: int, temperature: float = 1.0,

@@ -100,8 +100,8 @@ class InMemoryDataModule(L.LightningDataModule):
         """A pandas DataFrame of the ``predict_step`` outputs of :meth:`predict_dataloader`.
 
         ``class``: one row per sequence (``id``, ``predicted``, ``prob_<label>`` for each label,
-        and ``label`` when the predict file had labels). ``step_class``: one row per valid step
-        (``id``, ``step``, then the same columns).
+        and ``label`` when the predict file had labels). ``step_class``: one row per step of
+        :meth:`prediction_steps` (``id``, ``step``, then the same columns).
         """
         import pandas as pd
 
@@ -130,10 +130,11 @@ class InMemoryDataModule(L.LightningDataModule):
                     probs.append(p[b][None])
                     continue
                 length = int(out["lengths"][b]) if "lengths" in out else classes.shape[1]
-                rows["id"].extend([seq_id] * length)
-                rows["step"].extend(range(length))
-                rows["predicted"].extend(names[classes[b, :length]])
-                probs.append(p[b, :length])
+                steps = self.prediction_steps(sequence - 1, length)
+                rows["id"].extend([seq_id] * len(steps))
+                rows["step"].extend(range(len(steps)))
+                rows["predicted"].extend(names[classes[b, steps]])
+                probs.append(p[b, steps])
         if sequence != len(self.predict_ids):
             raise DataError(f"format_predictions: got {sequence} predicted sequences for "
                             f"{len(self.predict_ids)} in the predict data")
@@ -146,6 +147,11 @@ class InMemoryDataModule(L.LightningDataModule):
                      else np.concatenate(self.predict_labels).tolist())
             table["label"] = truth
         return table
+
+    def prediction_steps(self, index: int, length: int) -> np.ndarray:
+        """The steps of predicted sequence ``index`` (``length`` valid steps) that get a row of
+        a ``step_class`` table: all of them here; a tagger reads each word's first token."""
+        return np.arange(length)
 
     def _format_real(self, outputs: list[dict[str, torch.Tensor]]) -> Any:
         """Real targets: one row per sequence; each output (``mean``, ``lower``, ``upper``)

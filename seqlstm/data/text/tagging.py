@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -178,36 +179,33 @@ class TokenTaggingDataModule(InMemoryDataModule):
         return bucketed_loader(self.splits["train"], self.batch_size, self.hparams.seed,
                                self.num_workers)
 
+    def prediction_steps(self, index: int, length: int) -> np.ndarray:
+        """Each word's first token (where its tag is read)."""
+        return self.first["predict"][index]
+
     def format_predictions(self, outputs: list[dict[str, torch.Tensor]]) -> Any:
         """One row per word, in CoNLL order: ``sentence``, ``word`` (its position), ``token``
         (the word), ``predicted``, ``prob_<tag>``... and ``tag`` when the file had tags."""
-        import pandas as pd
-
-        labels = self.fitted["labels"]
-        rows: dict[str, list[Any]] = {"sentence": [], "word": [], "token": [], "predicted": []}
-        probs = []
-        sentence = 0
-        for out in outputs:
-            classes, p = out["class"].cpu().numpy(), out["probs"].float().cpu().numpy()
-            for b in range(classes.shape[0]):
-                first = self.first["predict"][sentence]
-                words = self.predict_words[sentence]
-                rows["sentence"].extend([sentence] * len(words))
-                rows["word"].extend(range(len(words)))
-                rows["token"].extend(words)
-                rows["predicted"].extend(labels[c] for c in classes[b, first])
-                probs.append(p[b, first])
-                sentence += 1
-        if sentence != len(self.predict_words):
-            raise DataError(f"format_predictions: got {sentence} predicted sentences for "
-                            f"{len(self.predict_words)}")
-        table = pd.DataFrame(rows)
-        stacked = np.concatenate(probs) if probs else np.zeros((0, len(labels)))
-        for i, label in enumerate(labels):
-            table[f"prob_{label}"] = stacked[:, i]
-        if self.predict_labels is not None:
-            table["tag"] = [t for sentence in self.predict_labels for t in sentence]
+        table = super().format_predictions(outputs)
+        table = table.rename(columns={"id": "sentence", "step": "word", "label": "tag"})
+        table["sentence"] = table["sentence"].astype(int)
+        table.insert(2, "token", [w for sentence in self.predict_words for w in sentence])
         return table
+
+    def write_conll(self, table: Any, path: str | Path) -> Path:
+        """``table`` (from :meth:`format_predictions`) in CoNLL form: one word a line (the word,
+        its tag when the file had tags, then the predicted tag: the column order ``conlleval``
+        reads), a blank line between sentences. Columns are separated by a space, or by a tab
+        when a word holds a space (CoNLL-U allows it)."""
+        columns = ["token", *(["tag"] if "tag" in table else []), "predicted"]
+        sep = "\t" if table["token"].str.contains(" ").any() else " "
+        lines = []
+        for _, sentence in table.groupby("sentence", sort=True):
+            lines.extend(sep.join(row) for row in sentence[columns].itertuples(index=False))
+            lines.append("")
+        path = Path(path)
+        path.write_text("\n".join(lines), encoding="utf-8")
+        return path
 
     @property
     def spec(self) -> DataSpec:
