@@ -45,8 +45,7 @@ LM_RECIPE = ["data=word_lm", "data.seq_len=35", "data.batch_size=20", "data.stat
              "model.encoder.output_dropout=0.2", "model.task_options.next_token.tie_weights=true",
              "model.optimizer._target_=torch.optim.SGD", "model.optimizer.lr=20",
              "trainer.gradient_clip_val=0.25", "trainer.max_epochs=1000",
-             "++trainer.val_check_interval=0.25", "callbacks.early_stopping.patience=1000",
-             "trainer.min_epochs=0"]
+             "++trainer.val_check_interval=0.25", "callbacks.early_stopping.patience=1000"]
 LM_ROWS = {
     "seqlstm": [],
     "seqlstm + AR/TAR (2, 1)": ["model.task_options.next_token.ar=2",
@@ -160,7 +159,7 @@ def classification(args: argparse.Namespace, work: Path) -> list[list[object]]:
                           env=thread_env(args.threads))
         recipe = [f"experiment={EXPERIMENT}", f"data.path={path}", *extra, f"seed={args.seed}"]
         if args.class_budget:
-            recipe += [f"++trainer.max_time=00:{clock(args.class_budget)}", "trainer.min_epochs=0"]
+            recipe += [f"++trainer.max_time=00:{clock(args.class_budget)}"]
         metrics, seconds = run_seqlstm(recipe, work / f"run-{name}", args.threads)
         ours = metrics.get("test/acc")
         rows.append([name, len(parts["train"].texts), len(parts["test"].texts),
