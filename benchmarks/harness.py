@@ -18,7 +18,7 @@ SEQLSTM_ENV = {"PYTHONPATH": str(ROOT)}
 #: ``seqlstm`` is what seqlstm's console scripts set up (seqlstm/runtime.py), for seqlstm's
 #: runners and for a hand-written loop given the same set-up
 RUNTIMES: dict[str, dict[str, str | None]] = {
-    "as-written": {"OMP_WAIT_POLICY": None, "GOMP_SPINCOUNT": None, "SEQLSTM_ALLOCATOR": None},
+    "as-written": {**dict.fromkeys(runtime.OPENMP_VARIABLES), "SEQLSTM_ALLOCATOR": None},
     "seqlstm": {**runtime.openmp_environment(), "SEQLSTM_ALLOCATOR": "tuned"},
 }
 

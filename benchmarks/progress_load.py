@@ -30,6 +30,7 @@ from pathlib import Path
 
 from benchmarks import report
 from benchmarks.venvs import ROOT
+from seqlstm import runtime
 
 NAME = "progress-load"
 #: label -> (OpenMP variables set in the run's environment, the bar's refresh_rate; None:
@@ -41,7 +42,6 @@ VARIANTS = {
     "seqlstm now: brief spin, bar as configured": ({}, None),
 }
 NOW = "seqlstm now: brief spin, bar as configured"
-OPENMP_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\r")
 RATE = re.compile(r"tokens/s:? ([\d,]+)")
 BUSY = "while True: pass"
@@ -125,7 +125,8 @@ def competitor(active: bool):
 
 def measure(args: argparse.Namespace, label: str, loaded: bool, cwd: Path) -> dict:
     openmp, refresh = VARIANTS[label]
-    env = {name: value for name, value in os.environ.items() if name not in OPENMP_VARIABLES}
+    env = {name: value for name, value in os.environ.items()
+           if name not in runtime.OPENMP_VARIABLES}
     env.update({"PYTHONPATH": str(ROOT), "COLUMNS": "120", "LINES": "40",
                 "TERM": "xterm-256color", **openmp})
     print(f"  {label}, {'loaded' if loaded else 'alone'}", file=sys.stderr, flush=True)

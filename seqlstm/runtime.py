@@ -54,6 +54,8 @@ WAIT_POLICY = "OMP_WAIT_POLICY"
 SPIN_COUNT = "GOMP_SPINCOUNT"
 #: libgomp's spin iterations before a waiting thread sleeps (measured: docs/performance.md)
 BRIEF_SPIN = "1000"
+#: the variables that decide how OpenMP threads wait
+OPENMP_VARIABLES = (WAIT_POLICY, SPIN_COUNT)
 
 _in_use = "glibc defaults" if sys.platform.startswith("linux") else "the platform's default"
 
@@ -132,7 +134,7 @@ def openmp_environment() -> dict[str, str | None]:
     """The OpenMP variables :func:`prepare_process` sets in a clean environment (None: unset)."""
     environ: dict[str, str] = {}
     prepare_process(environ)
-    return {WAIT_POLICY: environ.get(WAIT_POLICY), SPIN_COUNT: environ.get(SPIN_COUNT)}
+    return {name: environ.get(name) for name in OPENMP_VARIABLES}
 
 
 def inherit(environ: Mapping[str, str] = os.environ) -> None:
