@@ -31,6 +31,10 @@ SYSTEMS = {  # label, runner, peer venv, extra environment, process set-up (harn
                     {}, "seqlstm"),
     "seqlstm": ("seqlstm (LanguageModel + Lightning Trainer)", "lm_seqlstm.py", None, {},
                 "seqlstm"),
+    "torch-tcmalloc": ("hand-written PyTorch loop + tcmalloc preloaded", "lm_torch.py", None,
+                       {}, "tcmalloc"),
+    "seqlstm-tcmalloc": ("seqlstm + tcmalloc preloaded", "lm_seqlstm.py", None, {},
+                         "tcmalloc"),
     "keras-tf": ("Keras 3, TensorFlow backend", "lm_keras.py", "keras",
                  {"KERAS_BACKEND": "tensorflow"}, "as-written"),
     "keras-torch": ("Keras 3, torch backend", "lm_keras.py", "keras", {"KERAS_BACKEND": "torch"},
@@ -39,7 +43,7 @@ SYSTEMS = {  # label, runner, peer venv, extra environment, process set-up (harn
 #: system -> the least seqlstm's speed over that system's may be (the reference for seqlstm)
 TARGETS = {"seqlstm": 1.3, "torch-tuned": 1.0, "keras-tf": 1.3, "keras-torch": 20.0}
 #: the runners that also time the fp32 matmul (the ceiling)
-CEILING_SYSTEMS = ("torch", "torch-tuned")
+CEILING_SYSTEMS = ("torch", "torch-tuned", "torch-tcmalloc")
 
 
 def lstm_train_flops_per_token(vocab: int, embedding: int, hidden: int, layers: int) -> float:
@@ -61,10 +65,18 @@ def parse(argv: list[str]) -> argparse.Namespace:
                    help="timed steps for Keras on torch (about 15 s a step)")
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--matmul", type=int, default=2048)
-    p.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=list(SYSTEMS))
+    p.add_argument("--systems", nargs="+", choices=list(SYSTEMS),
+                   help="default: every system whose preloaded library is installed")
     p.add_argument("--no-write", action="store_true", help="print the section only")
     p.add_argument("--section", default=NAME, help="the docs/benchmarks.md section written")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.systems is None:
+        args.systems = [s for s in SYSTEMS if harness.missing_preload(SYSTEMS[s][4]) is None]
+    for system in args.systems:
+        why = harness.missing_preload(SYSTEMS[system][4])
+        if why:
+            p.error(f"--systems {system}: {why}")
+    return args
 
 
 def main(argv: list[str]) -> str:
@@ -83,7 +95,7 @@ def main(argv: list[str]) -> str:
     def job(system: str):
         _, script, peer, env, runtime = SYSTEMS[system]
         steps = args.keras_torch_steps if system == "keras-torch" else args.steps
-        data = ["--text", str(args.text)] if system == "seqlstm" else \
+        data = ["--text", str(args.text)] if script == "lm_seqlstm.py" else \
             ["--data", str(ids_path), "--vocab", str(len(vocab))]
         extra = ["--matmul", str(args.matmul)] if system in CEILING_SYSTEMS else []
         return lambda: harness.run(script, [*data, *shape, "--steps", str(steps), *extra],

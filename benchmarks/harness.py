@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes.util
 import os
 import sys
 from collections.abc import Callable
@@ -16,11 +17,27 @@ SEQLSTM_ENV = {"PYTHONPATH": str(ROOT)}
 #: the process set-up of a runner, as the driver asks for it (None removes a variable):
 #: ``as-written`` is what a script gets by default (glibc's malloc, OpenMP's own wait policy);
 #: ``seqlstm`` is what seqlstm's console scripts set up (seqlstm/runtime.py), for seqlstm's
-#: runners and for a hand-written loop given the same set-up
+#: runners and for a hand-written loop given the same set-up; ``tcmalloc`` is that set-up with
+#: gperftools' tcmalloc preloaded (seqlstm then leaves the allocator to it)
+TCMALLOC = "libtcmalloc_minimal.so.4"
 RUNTIMES: dict[str, dict[str, str | None]] = {
-    "as-written": {**dict.fromkeys(runtime.OPENMP_VARIABLES), "SEQLSTM_ALLOCATOR": None},
-    "seqlstm": {**runtime.openmp_environment(), "SEQLSTM_ALLOCATOR": "tuned"},
+    "as-written": {**dict.fromkeys(runtime.OPENMP_VARIABLES), "SEQLSTM_ALLOCATOR": None,
+                   "LD_PRELOAD": None},
+    "seqlstm": {**runtime.openmp_environment(), "SEQLSTM_ALLOCATOR": "tuned",
+                "LD_PRELOAD": None},
+    "tcmalloc": {**runtime.openmp_environment(), "SEQLSTM_ALLOCATOR": "tuned",
+                 "LD_PRELOAD": TCMALLOC},
 }
+#: the package that installs a runtime's preloaded library (Debian/Ubuntu)
+PRELOAD_PACKAGES = {TCMALLOC: "libtcmalloc-minimal4"}
+
+
+def missing_preload(runtime_name: str) -> str | None:
+    """Why ``runtime_name`` cannot run here (its preloaded library is not installed), or None."""
+    library = RUNTIMES[runtime_name].get("LD_PRELOAD")
+    if library is None or ctypes.util.find_library(library[3:].split(".so")[0]):
+        return None
+    return f"{library} is not installed (apt install {PRELOAD_PACKAGES[library]})"
 
 
 def default_threads() -> int:

@@ -8,9 +8,10 @@ import math
 import numpy as np
 import pytest
 
-from benchmarks import report
+from benchmarks import harness, report
 from benchmarks.__main__ import main as bench_main
 from benchmarks.char_lm import lstm_train_flops_per_token, verdict
+from benchmarks.char_lm import parse as parse_char_lm
 from benchmarks.forecast import Scaled, build_data
 from benchmarks.learning import last_values
 from benchmarks.progress_load import last_rate, screen_text
@@ -163,6 +164,16 @@ def test_char_lm_targets_compare_seqlstm_with_each_system():
     assert verdict("keras-torch", speed) == "seqlstm / this = 35.00: met (>= 20)"
     assert verdict("torch", speed) == "-"
     assert verdict("keras-tf", {**speed, "seqlstm": None}) == "-"
+
+
+def test_a_runtime_whose_preloaded_library_is_missing_is_named_with_its_package(monkeypatch):
+    monkeypatch.setattr(harness.ctypes.util, "find_library", lambda name: None)
+    assert harness.missing_preload("seqlstm") is None
+    assert harness.missing_preload("tcmalloc") == (
+        "libtcmalloc_minimal.so.4 is not installed (apt install libtcmalloc-minimal4)")
+    assert "torch-tcmalloc" not in parse_char_lm([]).systems  # left out of the default list
+    with pytest.raises(SystemExit):
+        parse_char_lm(["--systems", "torch", "torch-tcmalloc"])
 
 
 def test_progress_load_reads_the_bars_last_throughput():
