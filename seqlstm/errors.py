@@ -80,6 +80,20 @@ def check_number(key: str, value: Any, low: float | None = None, high: float | N
     raise ConfigError(key, expected + (" or null" if optional else ""), value)
 
 
+def check_holdout(val_fraction: float, test_fraction: float, *, val_path: str | None = None,
+                  test_path: str | None = None, val_path_allowed: bool = False
+                  ) -> tuple[float, float]:
+    """The validation and test fractions held out of a training file, each 0 where its own
+    file is given: each in [0, 1), validation above 0 without a file, together below 1."""
+    fractions = (0.0 if val_path else val_fraction, 0.0 if test_path else test_fraction)
+    if not all(0 <= f < 1 for f in fractions) or sum(fractions) >= 1 \
+            or (not val_path and fractions[0] == 0):
+        alternative = " (or a data.val_path)" if val_path_allowed else ""
+        raise ConfigError("data.val_fraction", f"in (0, 1){alternative}, with val_fraction + "
+                          "test_fraction < 1", [val_fraction, test_fraction])
+    return fractions
+
+
 def check_split(key: str, split: Any) -> list[float]:
     """Three fractions (train > 0, val > 0, test >= 0) summing to 1, as floats."""
     fractions = [float(f) for f in split] if all(is_number(f) for f in split) else list(split)

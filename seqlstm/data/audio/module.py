@@ -21,7 +21,7 @@ from seqlstm.data.audio.layouts import Clip, Layout, discover, speaker_split
 from seqlstm.data.audio.units import TranscriptUnits
 from seqlstm.data.sequences.batches import LengthBuckets, keep_batch
 from seqlstm.data.sequences.in_memory import InMemoryDataModule
-from seqlstm.errors import ConfigError, DataError
+from seqlstm.errors import ConfigError, DataError, check_holdout
 from seqlstm.spec import IGNORE_INDEX, DataSpec
 
 TARGETS = ("auto", "class", "label_sequence")
@@ -92,10 +92,7 @@ class AudioDataModule(InMemoryDataModule):
                            ("silence_fraction", silence_fraction)):
             if not 0 <= value <= 1:
                 raise ConfigError(f"data.{key}", "a number in [0, 1]", value)
-        if not (0 < val_fraction < 1 and 0 <= test_fraction < 1
-                and val_fraction + test_fraction < 1):
-            raise ConfigError("data.val_fraction", "in (0, 1) with val_fraction + "
-                              "test_fraction < 1", [val_fraction, test_fraction])
+        check_holdout(val_fraction, test_fraction)
         try:
             self.feature_config = FeatureConfig(**dict(features or {}))
         except TypeError:

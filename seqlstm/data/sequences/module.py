@@ -12,7 +12,7 @@ import torch
 from seqlstm.data.sequences.batches import PaddedSequences, pad_sequences, pad_step_labels
 from seqlstm.data.sequences.files import TARGETS, CsvColumns, LabelledSequences, read_sequences
 from seqlstm.data.sequences.in_memory import InMemoryDataModule
-from seqlstm.errors import ConfigError, DataError
+from seqlstm.errors import ConfigError, DataError, check_holdout
 from seqlstm.spec import DataSpec
 
 
@@ -63,10 +63,7 @@ class SequenceDataModule(InMemoryDataModule):
         self.save_hyperparameters()
         if target not in TARGETS:
             raise ConfigError("data.target", f"one of {list(TARGETS)}", target)
-        holdout = val_fraction + (0 if test_path else test_fraction)
-        if not 0 < val_fraction < 1 or test_fraction < 0 or holdout >= 1:
-            raise ConfigError("data.val_fraction", "in (0, 1), with val_fraction + "
-                              "test_fraction < 1", [val_fraction, test_fraction])
+        check_holdout(val_fraction, test_fraction, test_path=test_path)
         try:
             self.columns = CsvColumns(**{k: tuple(v) if k == "features" and v else v
                                          for k, v in (columns or {}).items()})

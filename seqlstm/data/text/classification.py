@@ -27,7 +27,7 @@ from seqlstm.data.text.tokenizing import (
     report_coverage,
     tokenizer_from_extra,
 )
-from seqlstm.errors import ConfigError, DataError
+from seqlstm.errors import ConfigError, DataError, check_holdout
 from seqlstm.spec import DataSpec
 
 log = logging.getLogger(__name__)
@@ -90,11 +90,7 @@ class TextClassificationDataModule(InMemoryDataModule):
         if truncation not in TRUNCATIONS:
             raise ConfigError("data.truncation", f"one of {list(TRUNCATIONS)} (right keeps the "
                               "start of a text)", truncation)
-        holdout = val_fraction + (0 if test_path else test_fraction)
-        if not 0 < val_fraction < 1 or test_fraction < 0 or holdout >= 1:
-            raise ConfigError("data.val_fraction", "in (0, 1), with val_fraction + "
-                              "test_fraction < 1", [val_fraction, test_fraction])
-        self.fractions = (val_fraction, 0.0 if test_path else test_fraction)
+        self.fractions = check_holdout(val_fraction, test_fraction, test_path=test_path)
         self.fitted: dict[str, Any] | None = dict(fitted) if fitted else None
         self.tokenizer: Tokenizer | None = None
         self.predict_texts: list[str] = []

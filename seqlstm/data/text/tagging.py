@@ -28,7 +28,7 @@ from seqlstm.data.text.tokenizing import (
     report_coverage,
     tokenizer_from_extra,
 )
-from seqlstm.errors import ConfigError, DataError
+from seqlstm.errors import ConfigError, DataError, check_holdout
 from seqlstm.spec import IGNORE_INDEX, DataSpec
 
 
@@ -86,12 +86,8 @@ class TokenTaggingDataModule(InMemoryDataModule):
         super().__init__(batch_size, num_workers)
         self.save_hyperparameters()
         check_int("data.vocab_size", vocab_size, 2)
-        fractions = (0.0 if val_path else val_fraction, 0.0 if test_path else test_fraction)
-        if not 0 <= fractions[0] < 1 or not 0 <= fractions[1] < 1 or sum(fractions) >= 1 \
-                or (not val_path and fractions[0] == 0):
-            raise ConfigError("data.val_fraction", "in (0, 1) (or a data.val_path), with "
-                              "val_fraction + test_fraction < 1", [val_fraction, test_fraction])
-        self.fractions = fractions
+        self.fractions = check_holdout(val_fraction, test_fraction, val_path=val_path,
+                                       test_path=test_path, val_path_allowed=True)
         self.fitted: dict[str, Any] | None = dict(fitted) if fitted else None
         self.tokenizer: Tokenizer | None = None
         self.predict_words: list[list[str]] = []
