@@ -127,7 +127,9 @@ def _chunks(file: Path, columns: list[str], text: list[str],
     else:
         import pyarrow.parquet as pq
 
-        batches = pq.ParquetFile(file).iter_batches(batch_size=chunk_rows, columns=columns)
+        parquet = pq.ParquetFile(file)  # one row group at a time: one reader over all of
+        batches = (batch for group in range(parquet.num_row_groups)  # them keeps their buffers
+                   for batch in parquet.iter_batches(chunk_rows, [group], columns))
     start = 0
     for batch in batches:
         for a in range(0, batch.num_rows, chunk_rows):
