@@ -116,6 +116,7 @@ def fault(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
     return frame
 
 
+@pytest.mark.filterwarnings("ignore:Could not infer format")  # a chunk starting at "soon"
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 @pytest.mark.parametrize("grouped", [True, False], ids=["grouped", "interleaved"])
 @pytest.mark.parametrize("kind", ["number", "time", "id", "repeat", "earlier", "varies",

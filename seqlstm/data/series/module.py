@@ -77,7 +77,7 @@ class TimeSeriesDataModule(SeriesLoaders, L.LightningDataModule):
         layout: ``long`` (rows of series, an id column) or ``wide`` (one column per series).
         cache_dir: keep the checked table here as ``.npy`` files, memory-mapped on later runs.
         out_of_core: stream the first read of a long CSV/Parquet table into ``cache_dir`` in
-            chunks (true), read it in memory (false), or stream files of 256 MiB or more (auto).
+            chunks (true), read it in memory (false), or stream files of 64 MiB or more (auto).
         windows_per_epoch: random training windows per epoch, drawn with replacement (None:
             every window once per epoch).
         counts: the targets are counts (checked: non-negative whole numbers), as the count

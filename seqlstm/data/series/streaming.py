@@ -9,7 +9,8 @@ Two passes over the file (a counting sort: no sort of the whole table)::
              the offsets. The table is grouped when the codes never decrease.
     pass 2   every other column, chunk by chunk, converted and checked as the in-memory read
              does; each row goes to its series' next free row plus its rank among the chunk's
-             rows of that series (stable: every series keeps file order); grouped: a copy.
+             rows of that series (stable: every series keeps file order), through buckets of
+             consecutive store rows (see :func:`_scatter`); grouped: a straight copy.
     checks   times in order (block by block), static covariates constant within a series.
 
 The outputs are shared memory maps of the ``.npy`` files whose pages go back to the kernel
@@ -20,7 +21,6 @@ renamed into place after its index is written: a failed read leaves nothing in t
 
 from __future__ import annotations
 
-import mmap
 import os
 import shutil
 from collections.abc import Iterator
@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from seqlstm.data.series.scratch import Buckets, SharedMap
 from seqlstm.data.series.statics import StaticColumns, missing_static, static_varies
 from seqlstm.data.series.store import SeriesStore, check_sorted, save_store
 from seqlstm.data.series.tables import Source, readable, to_codes, to_float, to_time
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     from seqlstm.data.series.reading import TableSchema
 
 #: ``out_of_core="auto"`` streams the first read of files at least this large (on disk)
-AUTO_BYTES = 256 * 2**20
+AUTO_BYTES = 64 * 2**20
 #: rows per chunk of the streamed read
 CHUNK_ROWS = 1 << 18
 SUFFIXES = (".csv", ".parquet", ".pq")
@@ -73,12 +74,12 @@ def stream_store(file: Path, schema: TableSchema, folder: Path,
     scratch = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
-    maps: dict[str, _Map] = {}
+    maps: dict[str, SharedMap] = {}
     try:
         with readable(file):
             names, counts, grouped = _count(file, schema, source, scratch / "codes", chunk_rows)
             offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-            maps["codes"] = _Map(scratch / "codes", np.int64, (int(offsets[-1]),), write=False)
+            maps["codes"] = SharedMap(scratch / "codes", np.int64, (int(offsets[-1]),), write=False)
             statics = _scatter(file, schema, source, offsets, grouped, maps, scratch,
                                chunk_rows)
         _finish(SeriesStore(names, offsets, np.empty(0), np.empty(0), source), schema, maps,
@@ -92,13 +93,13 @@ def stream_store(file: Path, schema: TableSchema, folder: Path,
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _finish(store: SeriesStore, schema: TableSchema, maps: dict[str, _Map],
+def _finish(store: SeriesStore, schema: TableSchema, maps: dict[str, SharedMap],
             statics: _Statics, scratch: Path, chunk_rows: int) -> None:
     """Check the scattered store, close its files and write the index."""
     store.values = maps["values"].array
     store.rows = maps["rows"].array if "rows" in maps else None
     if schema.time_column is None:
-        maps["time"] = _Map.npy(scratch / "time.npy", np.int64, store.values.shape[:1])
+        maps["time"] = SharedMap.npy(scratch / "time.npy", np.int64, store.values.shape[:1])
         _write_positions(maps["time"], store.offsets, chunk_rows)
     store.time = maps["time"].array
     if schema.time_column is not None:
@@ -170,14 +171,21 @@ def _global(local: np.ndarray, names: list[str], known: dict[str, int]) -> np.nd
 
 
 def _scatter(file: Path, schema: TableSchema, source: Source, offsets: np.ndarray,
-             grouped: bool, maps: dict[str, _Map], scratch: Path, chunk_rows: int) -> _Statics:
+             grouped: bool, maps: dict[str, SharedMap], scratch: Path, chunk_rows: int) -> _Statics:
     """Pass 2: every value, time and source row into its place in ``maps`` (new ``.npy``
-    files in ``scratch``); the static covariates are gathered on the way."""
+    files in ``scratch``); the static covariates are gathered on the way.
+
+    A table that is not grouped goes through buckets first: bucket ``b`` holds the rows bound
+    for store rows ``b * chunk_rows`` to ``(b + 1) * chunk_rows``, so a chunk writes one run per
+    bucket, and each bucket then fills one stretch of the store (not one page per row: the
+    rows of one time step of many series lie a series apart)."""
     rows, time = int(offsets[-1]), schema.time_column
-    maps["values"] = _Map.npy(scratch / "values.npy", np.float64, (rows, len(schema.columns)))
+    maps["values"] = SharedMap.npy(scratch / "values.npy", np.float64, (rows, len(schema.columns)))
     if not grouped:
-        maps["rows"] = _Map.npy(scratch / "rows.npy", np.int64, (rows,))
+        maps["rows"] = SharedMap.npy(scratch / "rows.npy", np.int64, (rows,))
+    buckets = Buckets(scratch)
     cursor = offsets[:-1].copy()  # (S,) each series' next free store row
+    filled = np.arange(0, rows, chunk_rows)  # (B,) each bucket's next free slot
     statics = _Statics(schema, len(offsets) - 1)
     text = [*([time] if time and schema.time_format else []), *schema.static_categorical]
     read = [*schema.columns, *([time] if time else []), *schema.static_categorical,
@@ -185,21 +193,33 @@ def _scatter(file: Path, schema: TableSchema, source: Source, offsets: np.ndarra
     for start, chunk in _chunks(file, read, text, chunk_rows):
         n = len(chunk[read[0]])
         codes = np.array(maps["codes"].array[start: start + n])
-        places = np.arange(start, start + n) if grouped else _places(codes, cursor)
-        where = slice(start, start + n) if grouped else places
-        for j, column in enumerate(schema.columns):
-            maps["values"].array[where, j] = to_float(chunk[column], source, column, start)
+        values = np.stack([to_float(chunk[c], source, c, start) for c in schema.columns], 1)
+        columns = {"values": values}  # (n, C)
         if time is not None:
-            times = to_time(chunk[time], source, time, schema.time_format, start)
+            columns["time"] = to_time(chunk[time], source, time, schema.time_format, start)
             if "time" not in maps:
-                maps["time"] = _Map.npy(scratch / "time.npy", times.dtype, (rows,))
-            _same_kind(maps["time"].array.dtype, times, source, time, start)
-            maps["time"].array[where] = times
-        if not grouped:
-            maps["rows"].array[places] = np.arange(start + 1, start + n + 1)
+                maps["time"] = SharedMap.npy(scratch / "time.npy", columns["time"].dtype, (rows,))
+            _same_kind(maps["time"].array.dtype, columns["time"], source, time, start)
+        if grouped:
+            places = np.arange(start, start + n)
+            for name, data in columns.items():
+                maps[name].array[start: start + n] = data
+        else:
+            places = _places(codes, cursor)
+            buckets.add(_places(places // chunk_rows, filled),
+                        {**columns, "rows": np.arange(start + 1, start + n + 1),
+                         "places": places})
         statics.add(chunk, source, codes, places, start)
         for m in maps.values():
             m.release()
+    for a in range(0, rows if not grouped else 0, chunk_rows):  # each bucket to its stretch
+        part = buckets.read(a, min(a + chunk_rows, rows))
+        for name in ("values", "time", "rows"):
+            if name in part:
+                maps[name].array[part["places"]] = part[name]
+        for m in maps.values():
+            m.release()
+    buckets.remove()
     return statics
 
 
@@ -224,7 +244,7 @@ def _same_kind(dtype: np.dtype, times: np.ndarray, source: Source, column: str,
                         "data.time_format, or read the table with data.out_of_core=false")
 
 
-def _write_positions(out: _Map, offsets: np.ndarray, chunk_rows: int) -> None:
+def _write_positions(out: SharedMap, offsets: np.ndarray, chunk_rows: int) -> None:
     """Each row's position in its series (the time of a table without a time column)."""
     for a in range(0, len(out.array), chunk_rows):
         index = np.arange(a, min(a + chunk_rows, len(out.array)))
@@ -294,41 +314,3 @@ class _Statics:
                              if self.categorical else np.zeros((store.num_series, 0), np.int64),
                              np.stack([self.first[c] for c in self.real], axis=1)
                              if self.real else np.zeros((store.num_series, 0)))
-
-
-class _Map:
-    """An array over a file through a shared memory map whose pages can be handed back."""
-
-    def __init__(self, path: Path, dtype: Any, shape: tuple[int, ...], offset: int = 0,
-                 write: bool = True) -> None:
-        self.write = write
-        self.file = open(path, "r+b" if write else "rb")  # noqa: SIM115 (closed by close())
-        self.map = mmap.mmap(self.file.fileno(), 0,
-                             access=mmap.ACCESS_WRITE if write else mmap.ACCESS_READ)
-        self.array: Any = np.ndarray(shape, dtype, buffer=self.map, offset=offset)
-
-    @classmethod
-    def npy(cls, path: Path, dtype: Any, shape: tuple[int, ...]) -> _Map:
-        """A new ``.npy`` file of ``shape`` (its header written by NumPy)."""
-        header = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
-        offset = header.offset
-        del header
-        return cls(path, dtype, shape, offset)
-
-    def release(self) -> None:
-        """Hand the mapped pages back to the kernel (their data stays in the file)."""
-        if hasattr(mmap, "MADV_DONTNEED") and not self.map.closed:
-            self.map.madvise(mmap.MADV_DONTNEED)
-
-    def close(self) -> None:
-        if self.map.closed:
-            return
-        self.array = None
-        try:
-            if self.write:
-                self.map.flush()
-                os.fsync(self.file.fileno())
-            self.map.close()
-        except BufferError:  # a view still alive (an error's traceback): freed with it
-            pass
-        self.file.close()
