@@ -13,6 +13,9 @@ import torch
 from seqlstm.data import TimeSeriesDataModule
 from seqlstm.data.series import streaming
 from seqlstm.data.series.reading import TableSchema, read_store
+from seqlstm.data.series.splits import fit_scaler, split_cuts
+from seqlstm.data.series.store import SeriesStore
+from seqlstm.data.series.tables import Source
 from seqlstm.errors import ConfigError, DataError
 
 LENGTHS = [5, 9, 3, 12, 7, 1, 8]  # series of 1 to 12 rows: chunks of 7 rows cross them
@@ -143,6 +146,8 @@ def test_a_missing_column_or_file_is_named_before_reading(tmp_path):
     schema = TableSchema.from_config(["y"], ["nope"], [], "t", "id")
     with pytest.raises(DataError, match=r"no column \(data.past_covariates\) 'nope'"):
         read_store(path, schema, cache_dir=tmp_path / "c", out_of_core=True)
+    with pytest.raises(DataError, match=r"data\.path: no such file"):
+        read_store(tmp_path / "gone.csv", schema, cache_dir=tmp_path / "c", out_of_core=True)
     (tmp_path / "empty.csv").write_text("id,t,y,x\n")
     with pytest.raises(DataError, match="the table has no rows"):
         read_store(tmp_path / "empty.csv", TableSchema.from_config(["y"], [], [], "t", "id"),
@@ -183,3 +188,15 @@ def test_data_module_trains_on_the_streamed_store(tmp_path):
     assert a.spec.extra == b.spec.extra
     assert torch.equal(a.windows["train"].__getitems__([0, 3])["inputs"],
                        b.windows["train"].__getitems__([0, 3])["inputs"])
+
+
+def test_scalers_fitted_block_by_block_equal_the_whole_array_fit():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(0, 30, 50)
+    lengths[[3, 49]] = 0  # empty series, the last one too
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    store = SeriesStore([str(i) for i in range(50)], offsets,
+                        rng.normal(size=(offsets[-1], 3)), np.arange(offsets[-1]), Source("x"))
+    cuts = split_cuts(store.lengths, [0.7, 0.15, 0.15])
+    whole = fit_scaler(store, cuts).as_extra()
+    assert all(fit_scaler(store, cuts, block).as_extra() == whole for block in (1, 7, 100))

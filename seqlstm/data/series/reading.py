@@ -101,8 +101,8 @@ def read_store(path: str | Path | pd.DataFrame, schema: TableSchema, layout: str
     is a ``cache_dir``).
     """
     streamed = streams(path, layout, cache_dir, out_of_core)
-    if cache_dir is None or isinstance(path, pd.DataFrame):
-        return _read(path, schema, layout)
+    if cache_dir is None or isinstance(path, pd.DataFrame) or not Path(path).is_file():
+        return _read(path, schema, layout)  # (no file: its error names data.path)
     folder = Path(cache_dir) / f"series-{cache_key(path, {**asdict(schema), 'layout': layout})}"
     if not (folder / "index.json").is_file():
         if streamed:
