@@ -14,7 +14,7 @@ streamed in chunks into the memory-mapped cache.
 ``--first-read``: the first read alone (``read_store``), in memory and streamed out of core,
 next to the store's size in memory (section ``forecast-scale-first-read``); ``--interleaved``:
 the tables' rows ordered by time (all series at step 0, then step 1...), so that the read must
-group them.
+group them; ``--csv``: the same tables as CSV files.
 """
 
 from __future__ import annotations
@@ -60,6 +60,21 @@ def write_table(path: Path, n_series: int, length: int, seed: int,
                    path)
 
 
+def csv_copy(table: Path) -> Path:
+    """The Parquet ``table`` as CSV beside it (written once, row group by row group)."""
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    path = table.with_suffix(".csv")
+    if not path.exists():
+        print(f"writing {path}", file=sys.stderr, flush=True)
+        parquet = pq.ParquetFile(table)
+        with pcsv.CSVWriter(path, parquet.schema_arrow) as out:
+            for group in range(parquet.num_row_groups):
+                out.write_table(parquet.read_row_group(group))
+    return path
+
+
 def parse(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks forecast-scale", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -74,6 +89,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--first-read", action="store_true",
                    help="time the first read alone, in memory and streamed out of core")
     p.add_argument("--interleaved", action="store_true", help="rows ordered by time")
+    p.add_argument("--csv", action="store_true", help="--first-read: the tables as CSV")
     p.add_argument("--work", type=Path, default=None, help="folder for the tables (a temp dir)")
     p.add_argument("--no-write", action="store_true", help="print the section only")
     return p.parse_args(argv)
@@ -92,6 +108,8 @@ def main(argv: list[str]) -> str:
         if not table.exists():
             print(f"writing {table}", file=sys.stderr, flush=True)
             write_table(table, size, args.length, args.seed, args.interleaved)
+        if args.csv and args.first_read:
+            table = csv_copy(table)
 
         def job(system: str, table: Path = table):
             script, peer, extra = SYSTEMS[system]
@@ -184,13 +202,14 @@ def render_reads(args: argparse.Namespace, results: dict[int, dict[str, list[dic
     order = "rows ordered by time (interleaved)" if args.interleaved else "rows grouped by series"
     lines = [
         "## Forecasting at scale: the first read out of core", "",
-        f"Long Parquet tables of S series x {args.length} steps (`unique_id, ds, y`, seed "
-        f"{args.seed}, {order}); one fresh process per mode calls `read_store` with an empty "
-        "`cache_dir`: `memory` reads the table whole (pyarrow -> NumPy -> group -> check) and "
-        "saves the store there; `streamed` (`data.out_of_core=true`) streams it in chunks of "
-        "262,144 rows straight into the memory-mapped `.npy` files. Peak RSS is the process's "
-        "`VmHWM`; store MiB is what the store's arrays (values, time, offsets, rows) hold, the "
-        "table's size in memory once read. Later read s maps the cache back (every later run). "
+        f"Long {'CSV' if args.csv else 'Parquet'} tables of S series x {args.length} steps "
+        f"(`unique_id, ds, y`, seed {args.seed}, {order}); one fresh process per mode calls "
+        "`read_store` with an empty `cache_dir`: `memory` reads the table whole (pyarrow -> "
+        "NumPy -> group -> check) and saves the store there; `streamed` "
+        "(`data.out_of_core=true`) streams it in chunks of 262,144 rows straight into the "
+        "memory-mapped `.npy` files. Peak RSS is the process's `VmHWM`; store MiB is what the "
+        "store's arrays (values, time, offsets, rows) hold, the table's size in memory once "
+        "read. Later read s maps the cache back (every later run). "
         f"Medians of {args.repeats} run(s) per cell.", "", table, "",
         f"Machine: {report.machine(args.threads, load, started)}.", "",
         f"Command: `{report.command_line()}`"]
