@@ -3,6 +3,10 @@ gives the in-memory store array for array, and the same errors, leaving nothing 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -17,6 +21,7 @@ from seqlstm.data.series.splits import fit_scaler, split_cuts
 from seqlstm.data.series.store import SeriesStore
 from seqlstm.data.series.tables import Source
 from seqlstm.errors import ConfigError, DataError
+from tests.conftest import REPO_ROOT
 
 LENGTHS = [5, 9, 3, 12, 7, 1, 8]  # series of 1 to 12 rows: chunks of 7 rows cross them
 
@@ -200,3 +205,37 @@ def test_scalers_fitted_block_by_block_equal_the_whole_array_fit():
     cuts = split_cuts(store.lengths, [0.7, 0.15, 0.15])
     whole = fit_scaler(store, cuts).as_extra()
     assert all(fit_scaler(store, cuts, block).as_extra() == whole for block in (1, 7, 100))
+
+
+PEAK_READ = """
+import sys
+from pathlib import Path
+from seqlstm.data.series.reading import TableSchema, read_store
+def peak():
+    return next(int(line.split()[1]) * 1024 for line in open("/proc/self/status")
+                if line.startswith("VmHWM"))
+folder, schema = Path(sys.argv[1]), TableSchema.from_config("y", [], [], "t", "id")
+read_store(folder / "tiny.parquet", schema, cache_dir=folder / "warm", out_of_core=True)
+before = peak()
+store = read_store(folder / "big.parquet", schema, cache_dir=folder / "cache",
+                   out_of_core=True, chunk_rows=1 << 16)
+print(peak() - before, store.values.nbytes + store.time.nbytes + store.rows.nbytes)
+"""
+
+
+@pytest.mark.slow
+def test_the_streamed_read_holds_far_less_than_the_table(tmp_path):
+    """8 M rows of 20,000 series ordered by time (a 183 MiB store): a fresh process's peak
+    resident set grows by well under half the store (the in-memory read: about 3x)."""
+    series, steps = 20_000, 400
+    pq.write_table(pa.table({"id": pa.array(np.tile([f"s{i}" for i in range(series)], steps)),
+                             "t": np.repeat(np.arange(steps), series),
+                             "y": np.random.default_rng(0).normal(size=series * steps)}),
+                   tmp_path / "big.parquet", row_group_size=1 << 18)
+    pq.write_table(pa.table({"id": ["a", "b", "a"], "t": [0, 0, 1], "y": [1.0, 2.0, 3.0]}),
+                   tmp_path / "tiny.parquet")
+    done = subprocess.run([sys.executable, "-c", PEAK_READ, str(tmp_path)], check=True,
+                          capture_output=True, text=True, env={**os.environ,
+                                                               "PYTHONPATH": str(REPO_ROOT)})
+    grown, store = (int(n) for n in done.stdout.split())
+    assert store == series * steps * 24 and grown < store / 2
