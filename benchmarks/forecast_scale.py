@@ -7,7 +7,14 @@ and size one fresh process reads the file, builds its dataset ("prep s": seqlstm
 ``TimeSeriesDataModule.setup``, neuralforecast's ``TimeSeriesDataset.from_df`` after
 ``pd.read_parquet``) and trains ``--steps`` steps of a small LSTM. "first step s" is the wall time
 from before reading the file to the start of the first training batch; peak RSS is the process's
-``VmHWM`` (imports included; "import RSS" is the part before reading).
+``VmHWM`` (imports included; "import RSS" is the part before reading). System
+``seqlstm-ooc`` is seqlstm with ``out_of_core=True`` and a fresh ``cache_dir``: the first read
+streamed in chunks into the memory-mapped cache.
+
+``--first-read``: the first read alone (``read_store``), in memory and streamed out of core,
+next to the store's size in memory (section ``forecast-scale-first-read``); ``--interleaved``:
+the tables' rows ordered by time (all series at step 0, then step 1...), so that the read must
+group them; ``--csv``: the same tables as CSV files.
 """
 
 from __future__ import annotations
@@ -23,12 +30,16 @@ import numpy as np
 from benchmarks import harness, report
 
 NAME = "forecast-scale"
-SYSTEMS = {"seqlstm": ("fc_scale_seqlstm.py", None),
-           "neuralforecast": ("fc_scale_neuralforecast.py", "neuralforecast")}
+SYSTEMS = {"seqlstm": ("fc_scale_seqlstm.py", None, []),
+           "seqlstm-ooc": ("fc_scale_seqlstm.py", None, ["--out-of-core"]),
+           "neuralforecast": ("fc_scale_neuralforecast.py", "neuralforecast", [])}
+READ_MODES = ("memory", "streamed")
 
 
-def write_table(path: Path, n_series: int, length: int, seed: int) -> None:
-    """A long Parquet table of ``n_series`` x ``length`` rows, built column-wise."""
+def write_table(path: Path, n_series: int, length: int, seed: int,
+                interleaved: bool = False) -> None:
+    """A long Parquet table of ``n_series`` x ``length`` rows, built column-wise (rows by
+    series, or with ``interleaved`` by time)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -40,11 +51,28 @@ def write_table(path: Path, n_series: int, length: int, seed: int) -> None:
     y = level + np.sin(2 * np.pi * steps / period + phase) * level / 5
     y += rng.standard_normal((n_series, length)) * level / 20
     names = pa.array([f"s{i:07d}" for i in range(n_series)])
-    ids = pa.DictionaryArray.from_arrays(np.repeat(np.arange(n_series, dtype=np.int32), length),
-                                         names).cast(pa.string())
-    table = pa.table({"unique_id": ids, "ds": np.tile(np.arange(length, dtype=np.int64),
-                                                      n_series), "y": y.reshape(-1)})
-    pq.write_table(table, path)
+    codes = np.arange(n_series, dtype=np.int32)[:, None].repeat(length, axis=1)  # (S, L)
+    ds = np.broadcast_to(np.arange(length, dtype=np.int64), (n_series, length))
+    if interleaved:
+        codes, ds, y = codes.T, ds.T, y.T
+    ids = pa.DictionaryArray.from_arrays(codes.reshape(-1), names).cast(pa.string())
+    pq.write_table(pa.table({"unique_id": ids, "ds": ds.reshape(-1), "y": y.reshape(-1)}),
+                   path)
+
+
+def csv_copy(table: Path) -> Path:
+    """The Parquet ``table`` as CSV beside it (written once, row group by row group)."""
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    path = table.with_suffix(".csv")
+    if not path.exists():
+        print(f"writing {path}", file=sys.stderr, flush=True)
+        parquet = pq.ParquetFile(table)
+        with pcsv.CSVWriter(path, parquet.schema_arrow) as out:
+            for group in range(parquet.num_row_groups):
+                out.write_table(parquet.read_row_group(group))
+    return path
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -56,7 +84,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--threads", type=int, default=harness.default_threads())
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=list(SYSTEMS))
+    p.add_argument("--systems", nargs="+", default=["seqlstm", "neuralforecast"],
+                   choices=list(SYSTEMS))
+    p.add_argument("--first-read", action="store_true",
+                   help="time the first read alone, in memory and streamed out of core")
+    p.add_argument("--interleaved", action="store_true", help="rows ordered by time")
+    p.add_argument("--csv", action="store_true", help="--first-read: the tables as CSV")
     p.add_argument("--work", type=Path, default=None, help="folder for the tables (a temp dir)")
     p.add_argument("--no-write", action="store_true", help="print the section only")
     return p.parse_args(argv)
@@ -68,22 +101,36 @@ def main(argv: list[str]) -> str:
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-fc-scale-"))
     work.mkdir(parents=True, exist_ok=True)
     results: dict[int, dict[str, list[dict]]] = {}
+    cache = ["--cache-dir", str(work / "cache")]  # emptied by every run: a first read
     for size in args.sizes:
-        table = work / f"series-{size}x{args.length}.parquet"
+        table = work / (f"series-{size}x{args.length}"
+                        f"{'-interleaved' if args.interleaved else ''}.parquet")
         if not table.exists():
             print(f"writing {table}", file=sys.stderr, flush=True)
-            write_table(table, size, args.length, args.seed)
+            write_table(table, size, args.length, args.seed, args.interleaved)
+        if args.csv and args.first_read:
+            table = csv_copy(table)
 
         def job(system: str, table: Path = table):
-            script, peer = SYSTEMS[system]
+            script, peer, extra = SYSTEMS[system]
             return lambda: harness.run(script, ["--table", str(table), "--steps",
-                                                str(args.steps), "--seed", str(args.seed)],
+                                                str(args.steps), "--seed", str(args.seed),
+                                                *(extra and [*extra, *cache])],
                                        args.threads, peer)
 
-        results[size] = harness.repeat(args.repeats, {s: job(s) for s in args.systems})
-    section = render(args, results, load, started)
+        def read(mode: str, table: Path = table):
+            return lambda: harness.run("fc_scale_read.py", ["--table", str(table), "--mode",
+                                                            mode, *cache], args.threads)
+
+        results[size] = harness.repeat(args.repeats, {m: read(m) for m in READ_MODES}
+                                       if args.first_read else
+                                       {s: job(s) for s in args.systems})
+    if args.first_read:
+        section = render_reads(args, results, load, started)
+    else:
+        section = render(args, results, load, started)
     if not args.no_write:
-        report.write_section(NAME, section)
+        report.write_section(f"{NAME}-first-read" if args.first_read else NAME, section)
     print(section)
     return section
 
@@ -133,4 +180,40 @@ def render(args: argparse.Namespace, results: dict[int, dict[str, list[dict]]],
     if report.loaded(load):
         lines += ["", "Measured while other processes shared the CPU (see the load average): "
                   "absolute numbers are noisy; the same-run ratios hold better."]
+    return "\n".join(lines) + "\n"
+
+
+def render_reads(args: argparse.Namespace, results: dict[int, dict[str, list[dict]]],
+                 load: tuple[float, float, float], started) -> str:
+    keys = ("read_s", "read_cpu_s", "peak_rss_mb", "import_rss_mb", "store_mb", "later_read_s")
+    rows = []
+    for size, by_mode in results.items():
+        med = {m: {k: harness.median_of(r, k) for k in keys} for m, r in by_mode.items()}
+        for mode, m in med.items():
+            above = m["peak_rss_mb"] - m["import_rss_mb"]
+            rows.append([f"{size:,} x {args.length}", mode, m["read_s"], m["read_cpu_s"],
+                         m["peak_rss_mb"], above, m["store_mb"], above / m["store_mb"],
+                         report.ratio(m["peak_rss_mb"], med["memory"]["peak_rss_mb"]),
+                         m["later_read_s"]])
+    table = report.markdown_table(
+        ["series x steps", "first read", "read s", "read CPU s", "peak RSS MiB",
+         "peak RSS above imports MiB", "store MiB", "above imports / store",
+         "peak RSS / in memory", "later read s"], rows)
+    order = "rows ordered by time (interleaved)" if args.interleaved else "rows grouped by series"
+    lines = [
+        "## Forecasting at scale: the first read out of core", "",
+        f"Long {'CSV' if args.csv else 'Parquet'} tables of S series x {args.length} steps "
+        f"(`unique_id, ds, y`, seed {args.seed}, {order}); one fresh process per mode calls "
+        "`read_store` with an empty `cache_dir`: `memory` reads the table whole (pyarrow -> "
+        "NumPy -> group -> check) and saves the store there; `streamed` "
+        "(`data.out_of_core=true`) streams it in chunks of 262,144 rows straight into the "
+        "memory-mapped `.npy` files. Peak RSS is the process's `VmHWM`; store MiB is what the "
+        "store's arrays (values, time, offsets, rows) hold, the table's size in memory once "
+        "read. Later read s maps the cache back (every later run). "
+        f"Medians of {args.repeats} run(s) per cell.", "", table, "",
+        f"Machine: {report.machine(args.threads, load, started)}.", "",
+        f"Command: `{report.command_line()}`"]
+    if report.loaded(load):
+        lines += ["", "Measured while other processes shared the CPU (see the load average): "
+                  "times are noisy; peak RSS does not depend on the load."]
     return "\n".join(lines) + "\n"

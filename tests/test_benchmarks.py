@@ -194,3 +194,29 @@ def test_small_data_runs_the_documented_command_and_summarises_seeds(tmp_path):
     assert cells[2:] == ["0.9 (seed 1), 1 (seed 2)", pytest.approx(0.95), "700, 1000 (budget)",
                          1.5]
     assert row("GunPoint", [1], [{"error": "error: boom"}])[2] == "failed: error: boom"
+
+
+def test_forecast_scale_tables_hold_the_same_rows_grouped_or_interleaved(tmp_path):
+    import pandas as pd
+
+    from benchmarks.forecast_scale import write_table
+
+    write_table(tmp_path / "g.parquet", 3, 5, seed=0)
+    write_table(tmp_path / "i.parquet", 3, 5, seed=0, interleaved=True)
+    grouped, interleaved = (pd.read_parquet(tmp_path / f"{n}.parquet") for n in "gi")
+    assert interleaved["ds"].tolist()[:4] == [0, 0, 0, 1]
+    assert grouped["unique_id"].tolist()[:6] == ["s0000000"] * 5 + ["s0000001"]
+    pd.testing.assert_frame_equal(
+        grouped, interleaved.sort_values(["unique_id", "ds"]).reset_index(drop=True))
+
+
+@pytest.mark.slow
+def test_forecast_scale_first_read_measures_both_reads(tmp_path):
+    from benchmarks import forecast_scale
+
+    section = forecast_scale.main(["--first-read", "--interleaved", "--sizes", "30",
+                                   "--length", "40", "--no-write", "--work", str(tmp_path)])
+    rows = [line.split(" | ") for line in section.splitlines() if line.startswith("| 30 x 40")]
+    assert [r[1] for r in rows] == ["memory", "streamed"]
+    assert rows[0][6] == rows[1][6]  # the same store either way
+    assert not (tmp_path / "cache").exists()

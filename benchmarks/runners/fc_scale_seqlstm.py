@@ -6,6 +6,7 @@ steps of a small LSTM forecaster."""
 
 from __future__ import annotations
 
+import shutil
 import time
 
 from common import emit, parser, set_torch_threads
@@ -18,7 +19,12 @@ def main() -> None:
     p.add_argument("--lookback", type=int, default=24)
     p.add_argument("--horizon", type=int, default=12)
     p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--out-of-core", action="store_true",
+                   help="stream the first read into --cache-dir (emptied first)")
+    p.add_argument("--cache-dir", default=None)
     args = p.parse_args()
+    if args.cache_dir:
+        shutil.rmtree(args.cache_dir, ignore_errors=True)
     set_torch_threads(args.threads)
     import lightning as L
 
@@ -29,7 +35,8 @@ def main() -> None:
     start, cpu = time.perf_counter(), time.process_time()
     dm = TimeSeriesDataModule(args.table, targets=["y"], time_column="ds",
                               id_column="unique_id", lookback=args.lookback,
-                              horizon=args.horizon, batch_size=256, split=[0.8, 0.1, 0.1])
+                              horizon=args.horizon, batch_size=256, split=[0.8, 0.1, 0.1],
+                              cache_dir=args.cache_dir, out_of_core=args.out_of_core)
     dm.setup("fit")
     prep_s, prep_cpu_s = time.perf_counter() - start, time.process_time() - cpu
     L.seed_everything(args.seed, verbose=False)

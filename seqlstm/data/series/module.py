@@ -76,6 +76,8 @@ class TimeSeriesDataModule(SeriesLoaders, L.LightningDataModule):
             windows; see ``docs/stateful.md``.
         layout: ``long`` (rows of series, an id column) or ``wide`` (one column per series).
         cache_dir: keep the checked table here as ``.npy`` files, memory-mapped on later runs.
+        out_of_core: stream the first read of a long CSV/Parquet table into ``cache_dir`` in
+            chunks (true), read it in memory (false), or stream files of 64 MiB or more (auto).
         windows_per_epoch: random training windows per epoch, drawn with replacement (None:
             every window once per epoch).
         counts: the targets are counts (checked: non-negative whole numbers), as the count
@@ -109,6 +111,7 @@ class TimeSeriesDataModule(SeriesLoaders, L.LightningDataModule):
         stateful: bool = False,
         layout: str = "long",
         cache_dir: str | None = None,
+        out_of_core: bool | str = "auto",
         windows_per_epoch: int | None = None,
         counts: bool = False,
         static_categorical: Sequence[str] = (),
@@ -154,7 +157,7 @@ class TimeSeriesDataModule(SeriesLoaders, L.LightningDataModule):
             raise ConfigError("data.layout", "long for a table with covariates, several targets "
                               "or an id column (wide: one column per series of one target)",
                               layout)
-        self.table_layout, self.cache_dir = layout, cache_dir
+        self.table_layout, self.cache_dir, self.out_of_core = layout, cache_dir, out_of_core
         self.windows_per_epoch, self.counts = windows_per_epoch, bool(counts)
         self.sampler_seed = torch.initial_seed()  # set by seed_everything
         self.path, self.predict_path, self.fitted = path, predict_path, fitted
@@ -180,7 +183,8 @@ class TimeSeriesDataModule(SeriesLoaders, L.LightningDataModule):
         if path is None:
             raise ConfigError("data.path", "a table file (an in-memory DataFrame does not travel "
                               "in checkpoints; give data.predict_path)", None)
-        return read_store(path, self.schema, self.table_layout, self.cache_dir)
+        return read_store(path, self.schema, self.table_layout, self.cache_dir,
+                          self.out_of_core)
 
     # -- fitting and windows ---------------------------------------------------------------
     def setup(self, stage: str | None = None) -> None:

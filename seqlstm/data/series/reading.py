@@ -18,7 +18,15 @@ from seqlstm.data.series.store import (
     save_store,
     wide_store,
 )
-from seqlstm.data.series.tables import read_columns, require_columns
+from seqlstm.data.series.streaming import CHUNK_ROWS, stream_store, streams
+from seqlstm.data.series.tables import (
+    Columns,
+    Source,
+    column_names,
+    read_columns,
+    readable,
+    require_columns,
+)
 from seqlstm.errors import ConfigError
 
 TIME = "time"  # the time column's name when the table has none (row position)
@@ -77,7 +85,8 @@ LAYOUTS = ("long", "wide")
 
 
 def read_store(path: str | Path | pd.DataFrame, schema: TableSchema, layout: str = "long",
-               cache_dir: str | Path | None = None) -> SeriesStore:
+               cache_dir: str | Path | None = None, out_of_core: bool | str = "auto",
+               chunk_rows: int = CHUNK_ROWS) -> SeriesStore:
     """The series of the table at ``path`` as a :class:`SeriesStore`, checked: columns present
     and numeric, times strictly increasing within each series. Missing values are not handled
     yet (see :func:`~seqlstm.data.series.missing.fill_missing`).
@@ -85,12 +94,22 @@ def read_store(path: str | Path | pd.DataFrame, schema: TableSchema, layout: str
     ``layout="wide"``: one column per series (every column but the time column), of the one
     target ``schema.targets[0]``. With ``cache_dir``, the checked store of a file is kept there
     as ``.npy`` files and memory-mapped back on later reads of the same (unchanged) file.
+
+    ``out_of_core``: stream the first read of a long CSV/Parquet table into the cache in chunks
+    of ``chunk_rows`` rows (see :mod:`~seqlstm.data.series.streaming`): ``True``, ``False`` or
+    ``"auto"`` (files of :data:`~seqlstm.data.series.streaming.AUTO_BYTES` or more, when there
+    is a ``cache_dir``).
     """
-    if cache_dir is None or isinstance(path, pd.DataFrame):
-        return _read(path, schema, layout)
+    streamed = streams(path, layout, cache_dir, out_of_core)
+    if cache_dir is None or isinstance(path, pd.DataFrame) or not Path(path).is_file():
+        return _read(path, schema, layout)  # (no file: its error names data.path)
     folder = Path(cache_dir) / f"series-{cache_key(path, {**asdict(schema), 'layout': layout})}"
     if not (folder / "index.json").is_file():
-        save_store(_read(path, schema, layout), folder)
+        if streamed:
+            _require_header(Path(path), schema)
+            stream_store(Path(path), schema, folder, chunk_rows)
+        else:
+            save_store(_read(path, schema, layout), folder)
     return load_store(folder)
 
 
@@ -105,6 +124,16 @@ def _read(path: str | Path | pd.DataFrame, schema: TableSchema, layout: str) -> 
     wanted = [*schema.columns, *static, *(c for c in (time, ids) if c is not None)]
     text = [*([time] if time and schema.time_format else []), *schema.static_categorical]
     columns = read_columns(path, wanted, text=text, ids=ids)
+    require_schema(columns, schema)
+    store = long_store(columns, schema.columns, time, ids, schema.time_format)
+    if static:
+        store.statics = read_statics(columns, store, list(schema.static_categorical),
+                                     list(schema.static_real))
+    return store
+
+
+def require_schema(columns: Columns, schema: TableSchema) -> None:
+    """Every column ``schema`` names is in the long table, or one line names the one missing."""
     require_columns(columns, schema.targets, "data.targets")
     require_columns(columns, schema.past, "data.past_covariates")
     require_columns(columns, schema.future, "data.future_covariates")
@@ -113,8 +142,11 @@ def _read(path: str | Path | pd.DataFrame, schema: TableSchema, layout: str) -> 
     for key in ("time_column", "id_column"):
         if getattr(schema, key) is not None:
             require_columns(columns, [getattr(schema, key)], f"data.{key}")
-    store = long_store(columns, schema.columns, time, ids, schema.time_format)
-    if static:
-        store.statics = read_statics(columns, store, list(schema.static_categorical),
-                                     list(schema.static_real))
-    return store
+
+
+def _require_header(file: Path, schema: TableSchema) -> None:
+    """The columns check of :func:`require_schema` on the file's header alone."""
+    with readable(file):
+        names = column_names(file)
+    require_schema(Columns({}, names, 0, Source(str(file), file.suffix.lower() == ".csv")),
+                   schema)

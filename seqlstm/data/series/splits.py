@@ -37,17 +37,24 @@ def segment_sums(values: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np
     return sums
 
 
-def fit_scaler(store: SeriesStore, cuts: np.ndarray) -> SeriesScaler:
-    """Per-series mean and standard deviation of every column over its training rows."""
+def fit_scaler(store: SeriesStore, cuts: np.ndarray, block: int = 1 << 20) -> SeriesScaler:
+    """Per-series mean and standard deviation of every column over its training rows (the
+    squared deviations made for whole series of about ``block`` rows at a time, so a
+    memory-mapped store needs no ``(N, C)`` temporary)."""
     starts = store.offsets[:-1]
     ends = starts + cuts[:, 1]
     count = np.maximum(cuts[:, 1], 1)[:, None].astype(np.float64)
     means = segment_sums(store.values, starts, ends) / count  # (S, C)
-    deviation = np.repeat(means, store.lengths, axis=0)  # (N, C), made once, squared in place
-    np.subtract(store.values, deviation, out=deviation)
-    np.square(deviation, out=deviation)
-    stds = np.sqrt(segment_sums(deviation, starts, ends) / count)
-    return SeriesScaler.from_moments(means, stds, store.names)
+    squares, i = np.zeros_like(means), 0
+    while i < store.num_series:
+        j = max(i + 1, int(np.searchsorted(store.offsets, store.offsets[i] + block, "right")) - 1)
+        lo, hi = int(store.offsets[i]), int(store.offsets[j])
+        deviation = np.repeat(means[i:j], store.lengths[i:j], axis=0)  # (hi - lo, C)
+        np.subtract(store.values[lo:hi], deviation, out=deviation)
+        np.square(deviation, out=deviation)
+        squares[i:j] = segment_sums(deviation, starts[i:j] - lo, ends[i:j] - lo)
+        i = j
+    return SeriesScaler.from_moments(means, np.sqrt(squares / count), store.names)
 
 
 def window_counts(cuts: np.ndarray, k: int, window: int, stride: int

@@ -59,9 +59,7 @@ def read_statics(columns: Columns, store: SeriesStore, categorical: list[str],
         grouped = to_float(columns.arrays.pop(column), source, column)[rows]
         missing = np.isnan(grouped)
         if missing.any():
-            i = int(np.flatnonzero(missing)[0])
-            raise DataError(f"{source.name}: {store.where(i)}, column '{column}': the static "
-                            "covariate is missing")
+            raise missing_static(store, column, int(np.flatnonzero(missing)[0]))
         _check_constant(store, column, grouped != grouped[owner_first],
                         lambda i, g=grouped: f"{g[i]:g}")
         values[:, k] = grouped[first]
@@ -71,11 +69,25 @@ def read_statics(columns: Columns, store: SeriesStore, categorical: list[str],
 def _check_constant(store: SeriesStore, column: str, varies: np.ndarray, show: Any) -> None:
     if varies.any():
         i = int(np.flatnonzero(varies)[0])
-        start = int(store.offsets[store.series_of(i)])
-        raise DataError(f"{store.source.name}: {store.where(i)}, column '{column}': {show(i)} "
-                        f"differs from the series' first value {show(start)} (row "
-                        f"{store.source_row(start)}); a static covariate must be constant "
-                        "within a series")
+        raise static_varies(store, column, i, show(i),
+                            show(int(store.offsets[store.series_of(i)])))
+
+
+def static_varies(store: SeriesStore, column: str, i: int, value: str,
+                  first: str) -> DataError:
+    """The error for store row ``i``, whose static ``value`` differs from its series' ``first``
+    (both as shown in the message)."""
+    start = int(store.offsets[store.series_of(i)])
+    return DataError(f"{store.source.name}: {store.where(i)}, column '{column}': {value} "
+                     f"differs from the series' first value {first} (row "
+                     f"{store.source_row(start)}); a static covariate must be constant "
+                     "within a series")
+
+
+def missing_static(store: SeriesStore, column: str, i: int) -> DataError:
+    """The error for store row ``i``, whose static covariate is missing."""
+    return DataError(f"{store.source.name}: {store.where(i)}, column '{column}': the static "
+                     "covariate is missing")
 
 
 def fit_statics(statics: StaticColumns | None) -> dict[str, Any]:

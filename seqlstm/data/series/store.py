@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -145,17 +146,24 @@ def _value_matrix(columns: Columns, names: list[str]) -> np.ndarray:
     return (arrays[0] if arrays[0].flags.writeable else arrays[0].copy())[:, None]
 
 
-def check_sorted(store: SeriesStore, column: str) -> None:
-    """Times must strictly increase within each series, in file order."""
+def check_sorted(store: SeriesStore, column: str, block: int = 0,
+                 done: Callable[[], None] = lambda: None) -> None:
+    """Times must strictly increase within each series, in file order. ``block``: compare
+    that many rows at a time (0: all at once), calling ``done`` after each block."""
+    t, cross = store.time, store.offsets[1:-1] - 1  # the pairs that cross into the next series
+    step = block or len(t)
+    for a in range(0, len(t) - 1, step):
+        b = min(a + step, len(t) - 1)  # the pairs (i, i + 1) for i in [a, b)
+        ok = t[a + 1: b + 1] > t[a:b]
+        ok[cross[np.searchsorted(cross, a): np.searchsorted(cross, b)] - a] = True
+        bad = np.flatnonzero(~ok)
+        if len(bad):
+            _unsorted(store, column, a + int(bad[0]) + 1)
+        done()
+
+
+def _unsorted(store: SeriesStore, column: str, i: int) -> None:
     t = store.time
-    if len(t) < 2:
-        return
-    ok = t[1:] > t[:-1]
-    ok[store.offsets[1:-1] - 1] = True  # the pairs that cross into the next series
-    bad = np.flatnonzero(~ok)
-    if not len(bad):
-        return
-    i = int(bad[0]) + 1
     what = "repeats" if t[i] == t[i - 1] else "is earlier than"
     advice = ("each time may appear once per series" if what == "repeats"
               else "sort the rows by time")
@@ -184,9 +192,9 @@ def cache_key(path: str | Path, settings: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
-def save_store(store: SeriesStore, folder: Path) -> None:
+def save_store(store: SeriesStore, folder: Path, skip: tuple[str, ...] = ()) -> None:
     """Write ``store`` as ``.npy`` files and a JSON index (written last: its presence means the
-    folder is complete)."""
+    folder is complete); ``skip``: arrays already written there."""
     folder.mkdir(parents=True, exist_ok=True)
     arrays = {"values": store.values, "time": store.time, "offsets": store.offsets}
     if store.rows is not None:
@@ -194,8 +202,9 @@ def save_store(store: SeriesStore, folder: Path) -> None:
     if store.statics is not None:
         arrays.update(static_codes=store.statics.codes, static_values=store.statics.values)
     for name, array in arrays.items():
-        with atomic_file(folder / f"{name}.npy") as out:
-            np.save(out, np.ascontiguousarray(array), allow_pickle=False)
+        if name not in skip:
+            with atomic_file(folder / f"{name}.npy") as out:
+                np.save(out, np.ascontiguousarray(array), allow_pickle=False)
     write_atomic(folder / "index.json", json.dumps(
         {"names": store.names, "source": store.source.name, "is_csv": store.source.is_csv,
          "period": store.period, "rows": store.rows is not None,

@@ -8,8 +8,9 @@ column, so a bad value can be found with a text editor.
 
 from __future__ import annotations
 
+import contextlib
 import csv
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,20 +64,38 @@ def read_columns(path: str | Path | pd.DataFrame, wanted: Sequence[str] | None,
         raise DataError(f"data.path: no such file: {file}")
     suffix = file.suffix.lower()
     source = Source(str(file), is_csv=suffix == ".csv")
-    try:
+    with readable(file):
         if suffix == ".csv":
             return _csv_columns(file, wanted, text, ids, source)
         if suffix in (".parquet", ".pq"):
             return _parquet_columns(file, wanted, ids, source)
         if suffix in (".npy", ".npz"):
             return _frame_columns(_numpy_frame(file), wanted, source)
+    raise DataError(f"{file}: unknown table format '{suffix}'; expected .csv, .parquet, .npy "
+                    "or .npz")
+
+
+@contextlib.contextmanager
+def readable(file: Path) -> Iterator[None]:
+    """Turn a reader's error on ``file`` into one line: ``FILE: not a readable .csv table``."""
+    try:
+        yield
     except (ValueError, OSError, pd.errors.ParserError) as err:
         if isinstance(err, DataError):
             raise
         detail = " ".join(str(err).split()) or type(err).__name__
-        raise DataError(f"{file}: not a readable {suffix} table ({detail})") from None
-    raise DataError(f"{file}: unknown table format '{suffix}'; expected .csv, .parquet, .npy "
-                    "or .npz")
+        raise DataError(f"{file}: not a readable {file.suffix.lower()} table ({detail})") \
+            from None
+
+
+def column_names(file: Path) -> list[str]:
+    """The column names of a CSV (its header) or Parquet file (its schema)."""
+    if file.suffix.lower() == ".csv":
+        with open(file, newline="", encoding="utf-8") as stream:
+            return next(csv.reader(stream), [])
+    import pyarrow.parquet as pq
+
+    return [str(c) for c in pq.read_schema(file).names]
 
 
 def _checked(columns: Columns) -> Columns:
@@ -90,8 +109,7 @@ def _csv_columns(file: Path, wanted: Sequence[str] | None, text: Sequence[str],
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    with open(file, newline="", encoding="utf-8") as stream:
-        header = next(csv.reader(stream), [])
+    header = column_names(file)
     keep = [c for c in header if wanted is None or c in wanted]
     table = pcsv.read_csv(file, convert_options=pcsv.ConvertOptions(
         include_columns=keep, strings_can_be_null=True,
@@ -106,7 +124,7 @@ def _parquet_columns(file: Path, wanted: Sequence[str] | None, ids: str | None,
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    names = [str(c) for c in pq.read_schema(file).names]
+    names = column_names(file)
     keep = [c for c in names if wanted is None or c in wanted]
     schema = pq.read_schema(file)
     text_ids = ids in keep and schema.field(ids).type in (pa.string(), pa.large_string())
@@ -151,8 +169,9 @@ def _is_arrow(array: Any) -> bool:
     return type(array).__module__.startswith("pyarrow")
 
 
-def to_float(array: Any, source: Source, column: str) -> np.ndarray:
-    """A column as float64; a non-number names its row and column.
+def to_float(array: Any, source: Source, column: str, start: int = 0) -> np.ndarray:
+    """A column as float64; a non-number names its row and column (``start``: the 0-based
+    table row of the column's first value, when it is a chunk of the table).
 
     Empty cells and the usual missing-value markers (``NA``, ``n/a``, ``null``, ``NaN``...)
     become NaN: missing values, handled by :mod:`seqlstm.data.series.missing`.
@@ -171,14 +190,15 @@ def to_float(array: Any, source: Source, column: str) -> np.ndarray:
     bad = values.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
     if bad.any():
         first = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataError(f"{source.name}: {source.row(first + 1)}, column '{column}': "
+        raise DataError(f"{source.name}: {source.row(start + first + 1)}, column '{column}': "
                         f"{raw.iloc[first]!r} is not a number")
     return values.to_numpy(dtype=np.float64)
 
 
-def to_time(array: Any, source: Source, column: str, time_format: str | None) -> np.ndarray:
+def to_time(array: Any, source: Source, column: str, time_format: str | None,
+            start: int = 0) -> np.ndarray:
     """A time column as numbers or ``datetime64[ns]`` (parsed with ``time_format``, or when
-    not numeric); a value that is not a time names its row."""
+    not numeric); a value that is not a time names its row (``start`` as in :func:`to_float`)."""
     if _is_arrow(array):
         import pyarrow as pa
 
@@ -203,7 +223,7 @@ def to_time(array: Any, source: Source, column: str, time_format: str | None) ->
     if missing is not None and missing.any():
         first = int(np.flatnonzero(missing)[0])
         expected = f"format {time_format!r}" if time_format else "a number or a date"
-        raise DataError(f"{source.name}: {source.row(first + 1)}, column '{column}': "
+        raise DataError(f"{source.name}: {source.row(start + first + 1)}, column '{column}': "
                         f"{_raw(array, first)!r} is not a time ({expected})")
     return parsed
 
@@ -213,15 +233,16 @@ def _raw(array: np.ndarray, i: int) -> Any:
     return None if value is None or (isinstance(value, float) and np.isnan(value)) else value
 
 
-def to_codes(array: Any, source: Source, column: str,
-             what: str = "the series id") -> tuple[np.ndarray, list[str]]:
+def to_codes(array: Any, source: Source, column: str, what: str = "the series id",
+             start: int = 0) -> tuple[np.ndarray, list[str]]:
     """Factorise a text column (series ids, categories) once: ``(codes (N,), names)`` with the
     names in order of first appearance; an empty value (``what``) names its row. Arrow columns
-    are dictionary-encoded (Parquet ids are read that way, never as one string per row)."""
+    are dictionary-encoded (Parquet ids are read that way, never as one string per row);
+    ``start`` as in :func:`to_float`."""
     if not _is_arrow(array):
         codes, names = pd.factorize(pd.Series(array).astype(str).where(pd.notna(array)),
                                     use_na_sentinel=True)
-        _check_ids(codes < 0, source, column, what)
+        _check_ids(codes < 0, source, column, what, start)
         return codes, [str(n) for n in names]
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -231,7 +252,7 @@ def to_codes(array: Any, source: Source, column: str,
     array = pa.chunked_array(array).unify_dictionaries()
     dictionary = array.chunk(0).dictionary if array.num_chunks else pa.array([], pa.string())
     if array.null_count:
-        _check_ids(array.is_null().to_numpy(zero_copy_only=False), source, column, what)
+        _check_ids(array.is_null().to_numpy(zero_copy_only=False), source, column, what, start)
     codes = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in array.chunks])
     return first_appearance(codes, [str(n) for n in dictionary.to_pylist()])
 
@@ -250,10 +271,10 @@ def first_appearance(codes: np.ndarray, names: list[str]) -> tuple[np.ndarray, l
     return renumber[codes], [names[i] for i in order]
 
 
-def _check_ids(empty: np.ndarray, source: Source, column: str, what: str) -> None:
+def _check_ids(empty: np.ndarray, source: Source, column: str, what: str, start: int) -> None:
     if empty.any():
         first = int(np.flatnonzero(empty)[0])
-        raise DataError(f"{source.name}: {source.row(first + 1)}, column '{column}': "
+        raise DataError(f"{source.name}: {source.row(start + first + 1)}, column '{column}': "
                         f"{what} is empty")
 
 
