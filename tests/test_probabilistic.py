@@ -81,6 +81,16 @@ def test_quantiles_never_cross():
     assert (quantiles.diff(dim=0) >= 0).all()  # increments of softplus: never crossing
 
 
+def test_quantile_head_starts_spaced_as_a_normal_however_many_levels():
+    levels = [k / 100 for k in range(1, 100)]
+    head = OutputDistribution("quantile", 1, levels)
+    quantiles = head.quantile_values(torch.zeros(2, 3, head.width))[:, 0, 0, 0]  # (Q,)
+    z = torch.tensor(stats.norm.ppf(levels), dtype=torch.float32)
+    # zero outputs: the lowest quantile 0, then a normal's spacing with scale softplus(0)
+    torch.testing.assert_close(quantiles, math.log(2) * (z - z[0]), rtol=1e-5, atol=1e-5)
+    assert float(quantiles[-1] - quantiles[0]) == pytest.approx(3.22, abs=0.01)  # not 68
+
+
 def test_pinball_loss_by_hand():
     quantiles = torch.tensor([[1.0, 4.0], [2.0, 5.0]])  # (Q=2, N=2)
     targets = torch.tensor([3.0, 3.0])

@@ -12,16 +12,23 @@ loss                   blocks  meaning (``s``: softplus)
 ``student_t``          3       location, scale ``s(x) + 1e-3``, degrees of freedom ``2+s(x)``
 ``poisson``            1       rate ``s(x) * (1 + |mean|)`` in original units
 ``negative_binomial``  2       mean as for Poisson, dispersion ``s(x) + 1e-4``
-``quantile``           Q       the lowest quantile, then ``s(x)`` increments (never cross)
+``quantile``           Q       the lowest quantile, then increments ``s(x) * gap`` (never
+                               cross): ``gap`` is the standard normal's between the two levels
 =====================  ======  ============================================================
 
 Count likelihoods work in original units (counts), scaled by each series' training mean as in
 DeepAR; the others in the per-series standardised units the data module gives.
+
+The quantile head's increments are scaled by the gaps between the standard normal quantiles of
+its levels, so that at zero outputs its quantiles are spaced as a normal's (scale ``s(0)``,
+about 0.69) however many levels it has: unscaled, 99 levels would start 68 deviations wide.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
+from statistics import NormalDist
 
 import torch
 from torch import distributions as D
@@ -45,6 +52,12 @@ def check_quantiles(quantiles: Sequence[float] | None) -> tuple[float, ...]:
         raise ConfigError("model.task_options.real.quantiles", "a sorted list of distinct "
                           "numbers in (0, 1), e.g. [0.1, 0.5, 0.9]", list(levels))
     return tuple(float(q) for q in levels)
+
+
+def level_gaps(levels: Sequence[float]) -> tuple[float, ...]:
+    """The gaps between the standard normal quantiles of consecutive ``levels``."""
+    z = [NormalDist().inv_cdf(q) for q in levels]
+    return tuple(b - a for a, b in pairwise(z))
 
 
 def softplus(x: torch.Tensor) -> torch.Tensor:
@@ -112,7 +125,8 @@ class OutputDistribution:
     def quantile_values(self, outputs: torch.Tensor) -> torch.Tensor:
         """``(Q, B, H, n)`` non-crossing quantiles (standardised) of the ``quantile`` head."""
         first, *rest = self.split(outputs)
-        return torch.cumsum(torch.stack([first, *(softplus(r) for r in rest)]), dim=0)
+        steps = [softplus(r) * gap for r, gap in zip(rest, level_gaps(self.levels), strict=True)]
+        return torch.cumsum(torch.stack([first, *steps]), dim=0)
 
     def distribution(self, outputs: torch.Tensor, mean: torch.Tensor,
                      std: torch.Tensor) -> D.Distribution:
