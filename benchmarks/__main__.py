@@ -23,6 +23,9 @@ BENCHMARKS = {
     "forecast-backtest": ("benchmarks.forecast_backtest",
                           "20-fold backtest on CO2: seqlstm (batched origins) vs darts "
                           "historical_forecasts"),
+    "forecast-crps": ("benchmarks.forecast_crps",
+                      "probabilistic forecasting: CRPS of seqlstm's distribution heads vs darts, "
+                      "DeepAR and neuralforecast with likelihoods"),
     "forecast-scale": ("benchmarks.forecast_scale",
                        "forecasting at 1k-100k series: file to first training step and peak RSS, "
                        "seqlstm vs neuralforecast"),

@@ -13,10 +13,11 @@ from benchmarks.__main__ import main as bench_main
 from benchmarks.char_lm import lstm_train_flops_per_token, verdict
 from benchmarks.char_lm import parse as parse_char_lm
 from benchmarks.forecast import Scaled, build_data
+from benchmarks.forecast_crps import crps_from_quantiles, scores
 from benchmarks.learning import last_values
 from benchmarks.progress_load import last_rate, screen_text
 from benchmarks.runners.common import StepClock
-from benchmarks.runners.fc_data import ForecastData
+from benchmarks.runners.fc_data import LEVELS, ForecastData, sample_quantiles
 from benchmarks.small_data import command, row
 from benchmarks.synthetic import synthetic_panel
 
@@ -101,6 +102,33 @@ def test_forecast_scores_in_original_units():
     assert scaled.mae(truth) == 0
     assert scaled.mase(truth) == 0
     assert scaled.mae(truth + 2) == pytest.approx(2)
+
+
+def test_crps_from_quantiles_matches_the_closed_form_gaussian_crps():
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(0)
+    mu, y = rng.normal(size=(400, 12)), 1.5 * rng.normal(size=(400, 12))
+    sigma = np.exp(0.5 * rng.normal(size=(400, 12)))
+    z = (y - mu) / sigma  # Gneiting & Raftery (2007): the CRPS of N(mu, sigma^2) at y
+    exact = np.mean(sigma * (z * (2 * norm.cdf(z) - 1) + 2 * norm.pdf(z) - 1 / math.sqrt(math.pi)))
+    quantiles = mu[..., None] + sigma[..., None] * norm.ppf(LEVELS)  # (400, 12, 99)
+    assert crps_from_quantiles(quantiles, LEVELS, y) == pytest.approx(exact, rel=0.015)
+    # a point forecast (every quantile equal) scores its absolute error
+    point = np.repeat(mu[..., None], len(LEVELS), axis=-1)
+    assert crps_from_quantiles(point, LEVELS, y) == pytest.approx(np.abs(y - mu).mean())
+
+
+def test_forecast_crps_scores_quantiles_in_original_units():
+    scaled = Scaled(list(synthetic_panel(2, 120, seed=0)), [24, 24])
+    _, targets = scaled.data.windows(scaled.data.origin_starts())  # (M, H) standardised
+    draws = targets[..., None] + np.random.default_rng(0).normal(0, 1e-3, (*targets.shape, 50))
+    quantiles = sample_quantiles(draws)  # (M, H, 99), a sharp forecast around the truth
+    assert quantiles.shape == (*targets.shape, 99)
+    result = scores(scaled, quantiles)
+    assert result["mae"] == pytest.approx(0, abs=0.01) and result["crps"] < result["mae"] + 0.01
+    result = scores(scaled, quantiles + 10)  # 10 deviations above: nothing covered
+    assert result["coverage"] == 0 and result["crps"] == pytest.approx(result["mae"], rel=0.01)
 
 
 def test_build_data_adds_the_co2_series():

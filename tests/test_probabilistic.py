@@ -17,7 +17,7 @@ from torchmetrics.regression import ContinuousRankedProbabilityScore
 from seqlstm.data import TimeSeriesDataModule
 from seqlstm.errors import ConfigError, DataError
 from seqlstm.tasks import Forecaster
-from seqlstm.tasks.distributions import OutputDistribution, pinball_loss
+from seqlstm.tasks.distributions import QUANTILE_START, OutputDistribution, pinball_loss
 from seqlstm.tasks.forecast_metrics import (
     IntervalCoverage,
     IntervalWidth,
@@ -79,6 +79,16 @@ def test_quantiles_never_cross():
     quantiles = head.quantile_values(outputs)  # (Q, B, H, n)
     assert quantiles.shape == (5, 64, 4, 2)
     assert (quantiles.diff(dim=0) >= 0).all()  # increments of softplus: never crossing
+
+
+def test_quantile_head_starts_spaced_as_a_normal_however_many_levels():
+    levels = [k / 100 for k in range(1, 100)]
+    head = OutputDistribution("quantile", 1, levels)
+    quantiles = head.quantile_values(torch.zeros(2, 3, head.width))[:, 0, 0, 0]  # (Q,)
+    z = torch.tensor(stats.norm.ppf(levels), dtype=torch.float32)
+    # zero outputs: the lowest quantile 0, then a normal's spacing with scale QUANTILE_START
+    torch.testing.assert_close(quantiles, QUANTILE_START * (z - z[0]), rtol=1e-4, atol=1e-5)
+    assert float(quantiles[-1] - quantiles[0]) == pytest.approx(0.233, abs=0.001)  # not 68
 
 
 def test_pinball_loss_by_hand():
@@ -192,3 +202,17 @@ def test_predictions_table_has_a_column_per_quantile():
     frame = dm.format_predictions(outputs)
     assert {"y", "y_lower", "y_upper", "y_q0.1", "y_q0.5", "y_q0.9"} <= set(frame.columns)
     assert (frame["y_q0.1"] <= frame["y_q0.9"]).all()
+
+
+def test_sunspots_cycle_tests_thirty_origins_of_eleven_years(compose_train):
+    """The recipe of the sunspots coverage check: enough test targets to measure a coverage."""
+    from seqlstm.cli.builders import build_datamodule
+
+    cfg = compose_train("experiment=sunspots_cycle")
+    assert cfg.model.task_options.real.normalization == "revin"
+    data = build_datamodule(cfg.data)
+    data.setup("test")
+    targets = torch.cat([batch["targets"] for batch in data.test_dataloader()])
+    assert targets.shape == (30, 11, 1)  # 30 origins x 11 years: 330 test targets
+    first = int(data.store.time[data.cuts[0, 2] + data.lookback])
+    assert first == 1969  # the years 1969-2008

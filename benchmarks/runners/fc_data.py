@@ -12,6 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: the quantile levels a probabilistic runner saves (``--quantiles``): 0.01, 0.02, ..., 0.99,
+#: from which the driver computes the CRPS of every system alike
+LEVELS = np.arange(1, 100) / 100
+#: draws per forecast of the runners whose library forecasts by sampling
+SAMPLES = 200
+
 
 @dataclass
 class ForecastData:
@@ -57,3 +63,8 @@ class ForecastData:
         span = starts[:, None] + np.arange(self.lookback + self.horizon)
         block = self.values[span]
         return block[:, : self.lookback], block[:, self.lookback :]
+
+
+def sample_quantiles(samples: np.ndarray) -> np.ndarray:
+    """``(M, horizon, Q)`` quantiles at :data:`LEVELS` of draws ``(M, horizon, S)``."""
+    return np.moveaxis(np.quantile(samples, LEVELS, axis=-1), 0, -1).astype(np.float32)

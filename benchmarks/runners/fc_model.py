@@ -37,6 +37,13 @@ def add_model_args(p) -> None:
     p.add_argument("--lr", type=float, default=1e-3)
 
 
+def add_quantiles_arg(p) -> None:
+    """``--quantiles``: train with a likelihood and save quantiles ``(M, horizon, Q)`` at
+    ``fc_data.LEVELS`` instead of point forecasts ``(M, horizon)``."""
+    p.add_argument("--quantiles", action="store_true",
+                   help="probabilistic: a likelihood, and quantiles at fc_data.LEVELS saved")
+
+
 @torch.no_grad()
 def predict_all(model: nn.Module, data: ForecastData, chunk: int = 4096) -> np.ndarray:
     """Forecasts ``(M, horizon)`` at every test origin."""

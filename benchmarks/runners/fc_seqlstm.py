@@ -1,7 +1,10 @@
 """Forecasting with seqlstm: TimeSeriesDataModule + Forecaster (direct strategy), composed from
 ``conf/train.yaml`` and fitted by the Lightning Trainer as ``seqlstm-train`` builds them
 (checkpoint callbacks and progress bar off; gradient clipping off, as in the baselines), then
-forecasting through the Trainer-free ``Predictor`` (which applies each series' fitted scaler)."""
+forecasting through the Trainer-free ``Predictor`` (which applies each series' fitted scaler).
+With ``--quantiles`` and a probabilistic ``--loss`` it saves the forecast's quantiles at
+``fc_data.LEVELS`` (closed form for ``gaussian_nll`` and ``quantile``, else from
+``fc_data.SAMPLES`` draws)."""
 
 from __future__ import annotations
 
@@ -14,8 +17,8 @@ import numpy as np
 import pandas as pd
 import torch
 from common import emit, parser, set_torch_threads, synchronize, usage, usage_between
-from fc_data import ForecastData
-from fc_model import add_model_args, latency_ms
+from fc_data import LEVELS, SAMPLES, ForecastData
+from fc_model import add_model_args, add_quantiles_arg, latency_ms
 from seqlstm_run import compose_run
 
 from seqlstm.cli.builders import build_datamodule, build_loggers, build_trainer, data_record
@@ -27,6 +30,8 @@ from seqlstm.tasks import build_task
 def main() -> None:
     p = parser(__doc__)
     add_model_args(p)
+    add_quantiles_arg(p)
+    p.add_argument("--loss", default="mae", help="model.task_options.real.loss")
     p.add_argument("--override", action="append", default=[],
                    help="an extra Hydra override of the seqlstm config (repeatable)")
     args = p.parse_args()
@@ -45,10 +50,13 @@ def main() -> None:
         f"model.encoder.hidden_size={args.hidden}", f"model.encoder.num_layers={args.layers}",
         f"model.encoder.dropout={args.dropout}", "model.encoder.output_dropout=0",
         f"model.optimizer.lr={args.lr}", "model.task_options.real.strategy=direct",
-        "model.task_options.real.loss=mae", "callbacks=none", "trainer.gradient_clip_val=null",
+        f"model.task_options.real.loss={args.loss}", "callbacks=none",
+        "trainer.gradient_clip_val=null",
         "trainer.enable_progress_bar=false", f"trainer.max_epochs={args.epochs}",
         "+trainer.limit_val_batches=0", "+trainer.enable_model_summary=false",
         f"seed={args.seed}", *(["trainer=gpu"] if args.device.startswith("cuda") else []),
+        *([f"model.task_options.real.quantiles=[{','.join(f'{q:g}' for q in LEVELS)}]",
+           f"model.task_options.real.num_samples={SAMPLES}"] if args.quantiles else []),
         *args.override,
     ]
     cfg = compose_run(overrides, out)
@@ -74,11 +82,16 @@ def main() -> None:
     inputs, _ = data.windows(data.origin_starts())  # (M, lookback) in the file's units
     owners = data.origins[:, 0]
     start = time.perf_counter()
-    predictions = np.empty((len(inputs), data.horizon), np.float32)
+    shape = (len(inputs), data.horizon, *([len(LEVELS)] if args.quantiles else []))
+    predictions = np.empty(shape, np.float32)
     for series in np.unique(owners):
         rows = np.flatnonzero(owners == series)
-        forecast = predictor.forecast(inputs[rows, :, None], series=int(series))["mean"]
-        predictions[rows] = forecast[..., 0].cpu().numpy()  # (rows, horizon)
+        forecast = predictor.forecast(inputs[rows, :, None], series=int(series))
+        if args.quantiles:  # (rows, horizon, Q)
+            predictions[rows] = torch.stack([forecast[f"q{q:g}"][..., 0] for q in LEVELS],
+                                            -1).cpu().numpy()
+        else:
+            predictions[rows] = forecast["mean"][..., 0].cpu().numpy()  # (rows, horizon)
     predict_s = time.perf_counter() - start
     np.save(args.out, predictions)
     history = data.series(0)[: data.train_end[0]]
