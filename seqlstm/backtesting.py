@@ -60,7 +60,8 @@ def run_backtest(task: Forecaster, data: TimeSeriesDataModule, folds: int,
     check_int("refit_epochs", refit_epochs, 0)
     data.setup("test")
     plan = backtest_windows(data, folds, step or data.horizon)
-    task.eval()
+    if task.training:
+        task.eval()
     index = torch.arange(len(plan.windows))
     if refit_epochs:
         parts = [_forecast(_refit(task, data, plan, k, refit_epochs), plan,
@@ -94,6 +95,8 @@ def _forecast(task: Forecaster, plan: Backtest, index: torch.Tensor) -> dict[str
             found.update(lower=quantiles[0], upper=quantiles[1])
         sums = window_sums(point, truth, naive, quantiles, task.wql_levels(), samples)
         parts.append({**found, **{SUM + name: value for name, value in sums.items()}})
+    if len(parts) == 1:
+        return parts[0]
     return {key: torch.cat([part[key] for part in parts]) for key in parts[0]}
 
 
