@@ -13,10 +13,10 @@ three tables (per fold, per fold and series, every forecast step) and the figure
 for darts ``historical_forecasts``, which returns the forecasts as ``TimeSeries`` (darts scores
 nothing in that call). ``seqlstm-backtest`` then writes the CSV files and the figure, outside
 the timed call: their time is the "CSV + figure s" column. "of which network s" is seqlstm's
-forward pass alone over the same windows (best of 10), the floor of its backtest call. Both run
-with the same torch threads (one per core); seqlstm runs a pass over fewer than 256 windows on
-one intra-op thread (``seqlstm.backtesting.SMALL_PASS``), so darts is also given one thread in
-a row of its own.
+forward passes alone over the same windows (best of 10), the floor of its backtest call. Both
+processes get the same torch threads (one per core); seqlstm's backtest forecasts and scores on
+one intra-op thread (``seqlstm.backtesting.FORECAST_THREADS``, in passes of 256 windows), so
+darts is also given one thread in a row of its own.
 """
 
 from __future__ import annotations

@@ -31,13 +31,16 @@ from seqlstm.tasks import Forecaster
 from seqlstm.tasks.forecast_scores import ratios, window_sums
 
 PANELS = 4  # series drawn in backtest.png
-CHUNK = 4096  # windows per forward pass (bounds the memory of a large backtest)
+#: windows per forward pass: 2,048 windows of 104 steps (1 x 64 LSTM) took 100-105 ms in
+#: passes of 128-256 windows, 141-153 ms in passes of 512-2,048 (one thread, 2-core machine)
+CHUNK = 256
 SUM = "sum/"  # the rows holding each window's metric sums
-#: a pass over fewer windows runs on one intra-op thread: 20 windows of 104 steps (1 x 64 LSTM)
-#: took 0.54 ms on one thread against 1.1 ms (best) to 31 ms (median) on two, while other
-#: processes loaded the 2-core machine, and 0.55 against 0.45 ms on it idle
-SMALL_PASS = 256
-
+#: intra-op threads of the forecasting passes and the scoring: a recurrence over a few hundred
+#: windows is a chain of small kernels, which a second thread slows down (a barrier per step;
+#: a stall whenever another process holds a core): 20 windows took 0.54 ms on one thread
+#: against 1.1 ms (best) to 31 ms (median) on two while other processes loaded the 2-core
+#: machine (0.55 against 0.45 ms idle), 2,048 windows in passes of 256 105 against 157 ms
+FORECAST_THREADS = 1
 
 @dataclass
 class BacktestResult:
@@ -70,20 +73,22 @@ def run_backtest(task: Forecaster, data: TimeSeriesDataModule, folds: int,
         rows = {key: torch.stack([p[key] for p in parts], 1).flatten(0, 1) for key in parts[0]}
     else:
         rows = _forecast(task, plan, index)
-    return _tables(data, plan, rows)
+    with runtime.intra_op_threads(FORECAST_THREADS):
+        return _tables(data, plan, rows)
 
 
 @torch.inference_mode()
+@runtime.intra_op_threads(FORECAST_THREADS)
 def _forecast(task: Forecaster, plan: Backtest, index: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Forecast the plan's windows ``index`` (every origin of a small backtest in one pass):
+    """Forecast the plan's windows ``index`` (in passes of :data:`CHUNK`, on
+    :data:`FORECAST_THREADS` threads):
     point forecasts, truth and interval bounds in original units, and each window's sums of
     every test metric of the task (see :mod:`seqlstm.tasks.forecast_scores`)."""
     parts = []
     for chunk in index.split(CHUNK):
         batch = task.with_defaults(plan.windows.__getitems__(chunk))
         series = batch["series"]
-        with runtime.intra_op_threads(1 if len(chunk) < SMALL_PASS else None):
-            outputs = task.step_outputs(batch, "test")
+        outputs = task.step_outputs(batch, "test")
         point = task.original_units(task.point(outputs, series), series)  # (B, H, n)
         truth = task.original_units(batch["targets"], series)
         naive = task.original_units(batch["naive"], series) \

@@ -24,7 +24,7 @@ def main() -> None:
     import lightning as L
     import torch
 
-    from seqlstm.backtesting import SMALL_PASS, run_backtest, write_backtest
+    from seqlstm.backtesting import CHUNK, FORECAST_THREADS, run_backtest, write_backtest
     from seqlstm.data import TimeSeriesDataModule
     from seqlstm.data.series.backtest import backtest_windows
     from seqlstm.runtime import intra_op_threads
@@ -43,13 +43,15 @@ def main() -> None:
         start = time.perf_counter()
         result = run_backtest(task, dm, args.folds, args.step)
         times.append(time.perf_counter() - start)
-    network = []  # the forward pass alone, over the same windows
+    network = []  # the forward passes alone, over the same windows in the same passes
     windows = backtest_windows(dm, args.folds, args.step).windows
-    batch = task.with_defaults(windows.__getitems__(list(range(len(windows)))))
-    with torch.inference_mode(), intra_op_threads(1 if len(windows) < SMALL_PASS else None):
+    batches = [task.with_defaults(windows.__getitems__(chunk))
+               for chunk in torch.arange(len(windows)).split(CHUNK)]
+    with torch.inference_mode(), intra_op_threads(FORECAST_THREADS):
         for _ in range(args.calls):
             start = time.perf_counter()
-            task.step_outputs(batch, "test")
+            for batch in batches:
+                task.step_outputs(batch, "test")
             network.append(time.perf_counter() - start)
     start = time.perf_counter()  # what seqlstm-backtest adds: the CSV files and the figure
     write_backtest(result, tempfile.mkdtemp(prefix="backtest-"), dm)
