@@ -1,9 +1,10 @@
 """Backtests of a forecaster checkpoint: rolling-origin forecasts over the test period, scored
 per fold (with the task's own metrics, as ``seqlstm-eval`` scores a split) and per series.
 
-Without refitting, every fold of every series is forecast in one batched no-grad pass over the
-windows of :func:`~seqlstm.data.series.backtest.backtest_windows` (gathered by index arithmetic
-from the columnar store; no Trainer, no DataLoader, no loop over origins), and the metrics of
+Without refitting, every fold of every series is forecast in batched no-grad passes (of up to
+:data:`CHUNK` windows: one for 20 folds of one series) over the windows of
+:func:`~seqlstm.data.series.backtest.backtest_windows` (gathered by index arithmetic from the
+columnar store; no Trainer, no DataLoader, no loop over origins), and the metrics of
 every fold and every (fold, series) come from per-window sums
 (:mod:`seqlstm.tasks.forecast_scores`), grouped by reshaping. With ``refit_epochs``, each fold
 first fine-tunes a copy of the model on the windows that end before its origin (a loop over
@@ -41,6 +42,7 @@ SUM = "sum/"  # the rows holding each window's metric sums
 #: against 1.1 ms (best) to 31 ms (median) on two while other processes loaded the 2-core
 #: machine (0.55 against 0.45 ms idle), 2,048 windows in passes of 256 105 against 157 ms
 FORECAST_THREADS = 1
+
 
 @dataclass
 class BacktestResult:
@@ -80,10 +82,10 @@ def run_backtest(task: Forecaster, data: TimeSeriesDataModule, folds: int,
 @torch.inference_mode()
 @runtime.intra_op_threads(FORECAST_THREADS)
 def _forecast(task: Forecaster, plan: Backtest, index: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Forecast the plan's windows ``index`` (in passes of :data:`CHUNK`, on
-    :data:`FORECAST_THREADS` threads):
-    point forecasts, truth and interval bounds in original units, and each window's sums of
-    every test metric of the task (see :mod:`seqlstm.tasks.forecast_scores`)."""
+    """Forecast the plan's windows ``index`` in passes of :data:`CHUNK` on
+    :data:`FORECAST_THREADS` threads: point forecasts, truth and interval bounds in original
+    units, and each window's sums of every test metric of the task (see
+    :mod:`seqlstm.tasks.forecast_scores`)."""
     parts = []
     for chunk in index.split(CHUNK):
         batch = task.with_defaults(plan.windows.__getitems__(chunk))
