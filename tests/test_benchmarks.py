@@ -6,6 +6,7 @@ import json
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from benchmarks import report
@@ -183,3 +184,15 @@ def test_small_data_runs_the_documented_command_and_summarises_seeds(tmp_path):
     assert cells[2:] == ["0.9 (seed 1), 1 (seed 2)", pytest.approx(0.95), "700, 1000 (budget)",
                          1.5]
     assert row("GunPoint", [1], [{"error": "error: boom"}])[2] == "failed: error: boom"
+
+
+def test_backtest_cases_write_their_tables(tmp_path):
+    from benchmarks.forecast_backtest import make_table
+
+    args, length = make_table("panel-100x20", tmp_path)
+    frame = pd.read_csv(args[1])
+    assert length == 1400 and frame.groupby("id").size().eq(1400).all()
+    assert frame["id"].nunique() == 100
+    assert args[2:] == ["--id-column", "id", "--folds", "20", "--step", "4"]
+    args, length = make_table("co2-20", tmp_path)
+    assert length == len(pd.read_csv(args[1])) == 2284 and "--id-column" not in args
