@@ -150,10 +150,13 @@ def export_onnx(task: SequenceTask, path: str | Path, opset: int = 17) -> Path:
             **{name: {1: "batch"} for name in [*module.state_names, *outputs[1:]]},
             **{name: {0: "batch"} for name in module.extra_inputs}}
     torch.onnx.register_custom_op_symbolic("aten::expm1", _expm1, opset)
-    with torch.no_grad(), _quiet():
-        torch.onnx.export(module, module.example(), str(path), input_names=inputs,
-                          output_names=outputs, dynamic_axes=axes, opset_version=opset,
-                          dynamo=False)
+    try:
+        with torch.no_grad(), _quiet():
+            torch.onnx.export(module, module.example(), str(path), input_names=inputs,
+                              output_names=outputs, dynamic_axes=axes, opset_version=opset,
+                              dynamo=False)
+    finally:
+        torch.onnx.unregister_custom_op_symbolic("aten::expm1", opset)
     return Path(path)
 
 
