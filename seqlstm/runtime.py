@@ -164,9 +164,9 @@ def apply(settings: Mapping[str, Any] | None) -> str:
 @contextlib.contextmanager
 def intra_op_threads(threads: int | None) -> Iterator[None]:
     """torch's intra-op threads at most ``threads`` inside the block, restored after (None:
-    unchanged). For small passes of a recurrence: each of its steps is a parallel region, and a
-    barrier per step costs more than the thread saves (and stalls whenever another process
-    holds a core)."""
+    unchanged; the setting is process-wide). For small passes of a recurrence: each of its steps
+    is a parallel region, and a barrier per step costs more than the thread saves (and stalls
+    whenever another process holds a core). Also a decorator."""
     import torch
 
     before = torch.get_num_threads()
