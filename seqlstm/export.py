@@ -7,8 +7,11 @@ An exported model is a pure function of one chunk of inputs and the state it sta
 
     inputs   (B, T) int64 token ids, or (B, T, F) float32 features    B, T dynamic
     h, c     (L * D, B, H) float32; zeros to start a sequence          L layers, D directions
-    extra    what the head reads besides features (a direct forecaster's known-future
-             covariates ``future`` (B, horizon, C)), in ``task.export_inputs()`` order
+    extra    what the task reads besides the chunk, in ``task.export_inputs()`` order: a
+             direct forecaster's known-future covariates ``future`` (B, horizon, C), a
+             forecaster's static covariates ``static_categorical`` (B, K) int64 codes and
+             ``static_real`` (B, K) float32, and its ``series`` (B,) int64 scaler rows (for a
+             series embedding)
     outputs  the task head's outputs: (B, T, ...) at every step for a language model, a tagger
              or an autoregressive forecaster (in standardised units); (B, C) class logits of
              the chunk's pooled steps for a classifier; (B, horizon, W) for a direct forecaster
@@ -57,6 +60,9 @@ class StepModule(nn.Module):
         self.task_name = qualified_name(type(task))
         self.is_lstm = task.encoder.config.cell == "lstm"
         self.extra_inputs = task.export_inputs()
+        self.integer_inputs = [n for n in self.extra_inputs if n in task.integer_export_inputs]
+        #: the task's own computation, when it does more than head(encoder(embed(...)))
+        self.network = task.export_network()
         self.train(False)
 
     @property
@@ -66,10 +72,12 @@ class StepModule(nn.Module):
     def forward(self, inputs: torch.Tensor, *rest: torch.Tensor) -> tuple[torch.Tensor, ...]:
         count = len(self.state_names)
         state, extra = rest[:count], rest[count:]
-        # (B, T) ids -> (B, T, E), or (B, T, F) features unchanged
-        features, next_state = self.encoder(self.embedding(inputs),
-                                            tuple(state) if self.is_lstm else state[0])
-        outputs = self.head(features, *extra)  # (B, T, H) -> the head's outputs
+        start = tuple(state) if self.is_lstm else state[0]
+        if self.network is not None:
+            outputs, next_state = self.network(inputs, start, *extra)
+        else:  # (B, T) ids -> (B, T, E), or (B, T, F) features unchanged
+            features, next_state = self.encoder(self.embedding(inputs), start)
+            outputs = self.head(features, *extra)  # (B, T, H) -> the head's outputs
         return (outputs, *(next_state if self.is_lstm else (next_state,)))
 
     def zero_state(self, batch_size: int) -> tuple[torch.Tensor, ...]:
@@ -90,7 +98,9 @@ class StepModule(nn.Module):
             inputs = torch.randint(0, spec.input_size, (batch_size, steps))
         else:
             inputs = torch.randn(batch_size, steps, spec.input_size)
-        extra = [torch.randn(batch_size, *shape[1:]) for shape in self.extra_inputs.values()]
+        extra = [torch.zeros(batch_size, *shape[1:], dtype=torch.long)
+                 if name in self.integer_inputs else torch.randn(batch_size, *shape[1:])
+                 for name, shape in self.extra_inputs.items()]
         return (inputs, *self.zero_state(batch_size), *extra)
 
     def signature(self) -> dict[str, Any]:
@@ -105,6 +115,8 @@ class StepModule(nn.Module):
                 "inputs": {**inputs, **state, **self.extra_inputs},
                 "outputs": ["outputs", *(f"{name}_next" for name in self.state_names)],
                 "input_dtype": "int64" if spec.input_kind == "tokens" else "float32",
+                "extra_dtypes": {name: "int64" if name in self.integer_inputs else "float32"
+                                 for name in self.extra_inputs},
                 "bidirectional": config.bidirectional,
                 "spec": spec.as_dict()}
 
@@ -137,10 +149,14 @@ def export_onnx(task: SequenceTask, path: str | Path, opset: int = 17) -> Path:
     axes = {"inputs": {0: "batch", 1: "time"}, "outputs": steps_out,
             **{name: {1: "batch"} for name in [*module.state_names, *outputs[1:]]},
             **{name: {0: "batch"} for name in module.extra_inputs}}
-    with torch.no_grad(), _quiet():
-        torch.onnx.export(module, module.example(), str(path), input_names=inputs,
-                          output_names=outputs, dynamic_axes=axes, opset_version=opset,
-                          dynamo=False)
+    torch.onnx.register_custom_op_symbolic("aten::expm1", _expm1, opset)
+    try:
+        with torch.no_grad(), _quiet():
+            torch.onnx.export(module, module.example(), str(path), input_names=inputs,
+                              output_names=outputs, dynamic_axes=axes, opset_version=opset,
+                              dynamo=False)
+    finally:
+        torch.onnx.unregister_custom_op_symbolic("aten::expm1", opset)
     return Path(path)
 
 
@@ -157,6 +173,13 @@ def export(task: SequenceTask, folder: str | Path, name: str,
     meta = folder / f"{name}.json"
     meta.write_text(json.dumps(StepModule(task).signature(), indent=2) + "\n", encoding="utf-8")
     return [*written, meta]
+
+
+def _expm1(g: Any, x: Any) -> Any:
+    """``exp(x) - 1`` in ONNX, which has no ``expm1`` (a forecaster's window transform maps
+    spreads back through ``softplus_inverse``, which uses it)."""
+    one = g.op("Constant", value_t=torch.tensor(1.0))
+    return g.op("Sub", g.op("Exp", x), one)
 
 
 class _quiet(warnings.catch_warnings):

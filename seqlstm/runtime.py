@@ -29,12 +29,13 @@ Child processes (DDP ranks, spawned workers) inherit the choice through ``SEQLST
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import logging
 import os
 import sys
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
 
 from seqlstm.errors import ConfigError
@@ -158,6 +159,24 @@ def apply(settings: Mapping[str, Any] | None) -> str:
 
         torch.set_num_threads(threads)
     return tune_allocator(settings.get("allocator", "tuned"))
+
+
+@contextlib.contextmanager
+def intra_op_threads(threads: int | None) -> Iterator[None]:
+    """torch's intra-op threads at most ``threads`` inside the block, restored after (None:
+    unchanged; the setting is process-wide). For small passes of a recurrence: each of its steps
+    is a parallel region, and a barrier per step costs more than the thread saves (and stalls
+    whenever another process holds a core). Also a decorator."""
+    import torch
+
+    before = torch.get_num_threads()
+    if threads is not None and threads < before:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
 
 
 def describe() -> str:

@@ -95,3 +95,30 @@ def test_refit_per_fold_fine_tunes_a_copy_before_each_origin():
         still.series[["fold", "series"]].values.tolist() == [[1, "a"], [2, "a"], [1, "b"],
                                                              [2, "b"]]
     assert not np.allclose(refit.series["mae"], still.series["mae"])
+
+
+@pytest.mark.parametrize("loss", ["mse", "quantile"])
+def test_every_fold_scores_as_the_tasks_metrics_on_its_windows(loss: str):
+    """The per-fold table (one pass, grouped sums) against the task's own metric objects
+    updated with each fold's windows alone; the per-series rows pool into the fold's."""
+    from seqlstm.backtesting import run_backtest
+    from seqlstm.tasks import Forecaster
+
+    dm = series_module(100)
+    torch.manual_seed(0)
+    task = Forecaster(spec=dm.spec.as_dict(), encoder={"hidden_size": 8}, loss=loss).eval()
+    result = run_backtest(task, dm, folds=3, step=3)
+    plan = backtest_windows(dm, folds=3, step=3)
+    for k in range(3):
+        batch = task.with_defaults(plan.windows.__getitems__([k, 3 + k]))  # fold k of a, b
+        metrics = task.build_metrics("test")
+        with torch.no_grad():
+            task.update_metrics(metrics, task.step_outputs(batch, "test"), batch, torch.zeros(()))
+        expected = {name: float(value) for name, value in metrics.compute().items()}
+        assert sorted(result.folds.columns[1:]) == sorted(expected)
+        for name, value in expected.items():
+            assert result.folds[name][k] == pytest.approx(value, rel=1e-5), (k, name)
+    rows = result.series.set_index(["fold", "series"])
+    for k in range(3):  # two series of equal length: the fold's MAE is their mean
+        assert rows.loc[(k + 1, "a"), "mae"] + rows.loc[(k + 1, "b"), "mae"] == \
+            pytest.approx(2 * result.folds["mae"][k])

@@ -6,6 +6,7 @@ import json
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from benchmarks import harness, report
@@ -248,3 +249,15 @@ def test_forecast_scale_first_read_measures_both_reads(tmp_path):
     assert [r[1] for r in rows] == ["memory", "streamed"]
     assert rows[0][6] == rows[1][6]  # the same store either way
     assert not (tmp_path / "cache").exists()
+
+
+def test_backtest_cases_write_their_tables(tmp_path):
+    from benchmarks.forecast_backtest import make_table
+
+    args, length = make_table("panel-100x20", tmp_path)
+    frame = pd.read_csv(args[1])
+    assert length == 1400 and frame.groupby("id").size().eq(1400).all()
+    assert frame["id"].nunique() == 100
+    assert args[2:] == ["--id-column", "id", "--folds", "20", "--step", "4"]
+    args, length = make_table("co2-20", tmp_path)
+    assert length == len(pd.read_csv(args[1])) == 2284 and "--id-column" not in args

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import onnxruntime as ort
@@ -146,10 +147,12 @@ def test_every_task_exports_and_matches_pytorch_with_the_state_carried(name, tmp
             assert (got - want).abs().max() < 1e-5
 
 
-def test_a_relative_forecaster_is_refused_by_name(tmp_path):
+def test_an_autoregressive_relative_forecaster_is_refused_by_name(tmp_path):
     spec = DataSpec("real", "real", input_size=1, output_size=1, horizon=2)
-    task = Forecaster(spec=spec.as_dict(), encoder={"hidden_size": 4}, relative=True)
-    with pytest.raises(SeqlstmError, match="cannot export: a relative forecaster"):
+    task = Forecaster(spec=spec.as_dict(), encoder={"hidden_size": 4}, relative=True,
+                      strategy="autoregressive")
+    with pytest.raises(SeqlstmError, match=re.escape(
+            "cannot export: model.task_options.real.relative=true with strategy=autoregressive")):
         export(task, tmp_path, "relative")
 
 

@@ -116,3 +116,21 @@ def test_deterministic_runs_are_bitwise_equal_with_either_allocator(small_text, 
         runs[mode] = final_state(run)
     assert_same_tensors(runs["default"]["state_dict"], runs["tuned"]["state_dict"])
     assert_same_tensors(runs["default"]["optimizer"], runs["tuned"]["optimizer"])
+
+
+def test_intra_op_threads_lowers_the_count_inside_and_restores_it_after():
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with runtime.intra_op_threads(1):
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+        with runtime.intra_op_threads(4), runtime.intra_op_threads(None):  # never raised
+            assert torch.get_num_threads() == 2
+        with pytest.raises(ValueError), runtime.intra_op_threads(1):
+            raise ValueError
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

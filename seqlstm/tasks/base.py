@@ -170,6 +170,15 @@ class SequenceTask(L.LightningModule):
         the state in exported models; none here."""
         return {}
 
+    #: names among :meth:`export_inputs` that are int64 (the others are float32)
+    integer_export_inputs: tuple[str, ...] = ()
+
+    def export_network(self) -> nn.Module | None:
+        """A module computing ``(inputs, state, *export_inputs) -> (outputs, state)`` for
+        export, when the task does more than ``head(encoder(embed(inputs), state), *extra)``
+        (None: that)."""
+        return None
+
     def export_refusal(self) -> str | None:
         """Why this task cannot be exported as ``head(encoder(embed(inputs), state),
         *export_inputs)``, or None."""

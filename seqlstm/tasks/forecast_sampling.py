@@ -108,17 +108,25 @@ class SampledForecasts:
             metrics["crps"] = ContinuousRankedProbabilityScore()
         return metrics
 
+    def scored_quantiles(self, batch: Batch, outputs: torch.Tensor
+                         ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """What the metrics of :meth:`probabilistic_metrics` score, in original units: the
+        interval's bounds then the quantiles at :meth:`wql_levels` ``(2 + Q, B, H, n)``, and
+        the draws CRPS scores (``(S, B, H, n)``; None for the quantile head)."""
+        levels = [*self.interval_levels, *self.wql_levels()]
+        values, samples = self.forecast_quantiles(batch, outputs, levels)
+        if self.draws and samples is None:
+            samples = self.dist.sample(outputs, *self.target_scale(batch["series"], outputs),
+                                       self.num_samples)
+        return values, samples
+
     def update_probabilistic(self, metrics: Any, outputs: torch.Tensor, batch: Batch,
                              targets: torch.Tensor) -> None:
         """Update the metrics of :meth:`probabilistic_metrics` with one batch (``targets`` in
         original units)."""
-        levels = [*self.interval_levels, *self.wql_levels()]
-        values, samples = self.forecast_quantiles(batch, outputs, levels)
+        values, samples = self.scored_quantiles(batch, outputs)
         metrics["coverage"].update(values[0], values[1], targets)
         metrics["width"].update(values[0], values[1])
         metrics["wql"].update(values[2:], targets)
         if "crps" in metrics:
-            if samples is None:
-                samples = self.dist.sample(outputs, *self.target_scale(batch["series"], outputs),
-                                           self.num_samples)
             metrics["crps"].update(samples.flatten(1).T, targets.flatten())  # (N, S), (N,)

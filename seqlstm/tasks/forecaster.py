@@ -14,7 +14,7 @@ training range then stays within the range the model was trained on. ``relative=
 forecasts changes from the seasonal naive forecast, ``normalization="revin"`` normalises each
 window by its own mean and deviation (:mod:`seqlstm.tasks.forecast_windows`). Static
 covariates of each series and a learned series embedding are appended to every input step
-(:mod:`seqlstm.tasks.forecast_inputs`).
+(:mod:`seqlstm.tasks.forecast_inputs`). Export: :mod:`seqlstm.tasks.forecast_export`.
 
 Batches hold ``inputs`` ``(B, T, F)`` and ``targets`` ``(B, horizon, n)``, and optionally
 ``future`` ``(B, horizon, F_future)`` known-future covariates, ``series`` ``(B,)`` rows of the
@@ -51,6 +51,7 @@ from seqlstm.tasks.distributions import (
 )
 from seqlstm.tasks.figures import forecast_vs_truth
 from seqlstm.tasks.forecast_decoding import AutoregressiveDecoding
+from seqlstm.tasks.forecast_export import ForecastExport
 from seqlstm.tasks.forecast_inputs import ForecastInputs
 from seqlstm.tasks.forecast_metrics import MeanAbsoluteScaledError
 from seqlstm.tasks.forecast_sampling import SampledForecasts
@@ -67,7 +68,8 @@ STRATEGIES = ("direct", "autoregressive")
 DEFAULT_QUANTILES = (0.1, 0.5, 0.9)
 
 
-class Forecaster(ForecastInputs, AutoregressiveDecoding, SampledForecasts, SequenceTask):
+class Forecaster(ForecastExport, ForecastInputs, AutoregressiveDecoding, SampledForecasts,
+                 SequenceTask):
     """Multi-step forecasts of real-valued targets. Metrics: MAE, RMSE, sMAPE, MASE; with a
     probabilistic loss also interval coverage and width, weighted quantile loss and (for
     distributions) CRPS, on validation and test.
@@ -214,24 +216,6 @@ class Forecaster(ForecastInputs, AutoregressiveDecoding, SampledForecasts, Seque
     def per_step_outputs(self) -> bool:
         """The autoregressive strategy answers at every step; the direct one once per window."""
         return self.strategy == "autoregressive"
-
-    def export_inputs(self) -> dict[str, list[int | str]]:
-        """The direct strategy's known-future covariates over the horizon, when it has any."""
-        if self.strategy == "direct" and self.num_future:
-            return {"future": ["batch", self.spec.horizon, self.num_future]}
-        return {}
-
-    def export_refusal(self) -> str | None:
-        if self.relative != "none":
-            return ("a relative forecaster shifts its windows outside the network; export "
-                    "covers forecasters with relative=false")
-        if self.normalization != "none":
-            return ("a RevIN forecaster normalises its windows outside the network; export "
-                    "covers forecasters with normalization=none")
-        if self.statics is not None:
-            return ("a forecaster with static covariates or a series embedding appends them "
-                    "outside the network; export covers forecasters without")
-        return super().export_refusal()
 
     def strategy_outputs(self, batch: Batch) -> torch.Tensor:
         """Outputs of the direct or autoregressive strategy for ``batch`` as it is."""
