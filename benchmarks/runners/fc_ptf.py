@@ -20,20 +20,16 @@ def frame(blocks: list[np.ndarray], names: list[str]):
                          "value": np.concatenate(blocks).astype(np.float32)})
 
 
-def main() -> None:
-    p = parser(__doc__)
-    add_model_args(p)
-    args = p.parse_args()
-    set_torch_threads(args.threads)
-    import lightning as L
-    import pytorch_forecasting
-    import torch
-    from pytorch_forecasting import RecurrentNetwork, TimeSeriesDataSet
-    from pytorch_forecasting.data.encoders import TorchNormalizer
-    from pytorch_forecasting.metrics import MAE
+#: how every pytorch-forecasting runner's Trainer fits and predicts
+TRAINER_KWARGS = {"accelerator": "cpu", "logger": False, "enable_progress_bar": False,
+                  "enable_model_summary": False}
 
-    L.seed_everything(args.seed, verbose=False)
-    data = ForecastData.load(args.data)
+
+def training_set(data: ForecastData, batch: int):
+    """pytorch-forecasting's dataset of the training rows, its loader and the seconds taken."""
+    from pytorch_forecasting import TimeSeriesDataSet
+    from pytorch_forecasting.data.encoders import TorchNormalizer
+
     start = time.perf_counter()
     train = frame([data.series(i)[: data.train_end[i]] for i in range(data.n_series)],
                   [f"s{i:03d}" for i in range(data.n_series)])
@@ -43,27 +39,51 @@ def main() -> None:
         max_prediction_length=data.horizon, min_prediction_length=data.horizon,
         time_varying_unknown_reals=["value"],
         target_normalizer=TorchNormalizer(method="identity", center=False))
-    loader = dataset.to_dataloader(train=True, batch_size=args.batch, num_workers=0)
-    prep_s = time.perf_counter() - start
+    loader = dataset.to_dataloader(train=True, batch_size=batch, num_workers=0)
+    return dataset, loader, time.perf_counter() - start
 
+
+def fit(model, loader, epochs: int) -> float:
+    """Train ``model`` for ``epochs``; the seconds ``fit`` took."""
+    import lightning as L
+
+    trainer = L.Trainer(max_epochs=epochs, enable_checkpointing=False, **TRAINER_KWARGS)
+    start = time.perf_counter()
+    trainer.fit(model, train_dataloaders=loader)
+    return time.perf_counter() - start
+
+
+def origins_frame(data: ForecastData):
+    """One group per test origin: its lookback and horizon rows."""
+    inputs, targets = data.windows(data.origin_starts())
+    names = [f"o{k:06d}" for k in range(len(inputs))]
+    return frame(list(np.concatenate([inputs, targets], axis=1)), names)
+
+
+def main() -> None:
+    p = parser(__doc__)
+    add_model_args(p)
+    args = p.parse_args()
+    set_torch_threads(args.threads)
+    import lightning as L
+    import pytorch_forecasting
+    import torch
+    from pytorch_forecasting import RecurrentNetwork
+    from pytorch_forecasting.metrics import MAE
+
+    L.seed_everything(args.seed, verbose=False)
+    data = ForecastData.load(args.data)
+    dataset, loader, prep_s = training_set(data, args.batch)
     model = RecurrentNetwork.from_dataset(
         dataset, cell_type="LSTM", hidden_size=args.hidden, rnn_layers=args.layers,
         dropout=args.dropout, learning_rate=args.lr, loss=MAE(), optimizer="adam")
-    trainer_kwargs = {"accelerator": "cpu", "logger": False, "enable_progress_bar": False,
-                      "enable_model_summary": False}
-    trainer = L.Trainer(max_epochs=args.epochs, enable_checkpointing=False, **trainer_kwargs)
-    start = time.perf_counter()
-    trainer.fit(model, train_dataloaders=loader)
-    fit_s = time.perf_counter() - start
+    fit_s = fit(model, loader, args.epochs)
 
-    # one group per test origin: its lookback and horizon rows (the horizon's values are only
-    # read for the first decoder input's alignment; the decoder feeds back its own forecasts)
-    inputs, targets = data.windows(data.origin_starts())
-    names = [f"o{k:06d}" for k in range(len(inputs))]
+    # the horizon's values are only read for the first decoder input's alignment; the decoder
+    # feeds back its own forecasts
     start = time.perf_counter()
-    test = frame(list(np.concatenate([inputs, targets], axis=1)), names)
-    out = model.predict(test, mode="prediction", return_index=True, batch_size=1024,
-                        trainer_kwargs=trainer_kwargs)
+    out = model.predict(origins_frame(data), mode="prediction", return_index=True,
+                        batch_size=1024, trainer_kwargs=TRAINER_KWARGS)
     order = np.argsort(out.index["series"].to_numpy())
     predictions = out.output.numpy()[order]
     predict_s = time.perf_counter() - start
@@ -74,7 +94,7 @@ def main() -> None:
     def single():
         block = np.concatenate([history[-data.lookback :], np.zeros(data.horizon, np.float32)])
         return model.predict(frame([block], ["one"]), mode="prediction",
-                             trainer_kwargs=trainer_kwargs)
+                             trainer_kwargs=TRAINER_KWARGS)
 
     emit({"prep_s": prep_s, "fit_s": fit_s, "train_windows": len(dataset),
           "predict_s": predict_s, "latency_ms": latency_ms(single, calls=10),
