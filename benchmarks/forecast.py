@@ -15,6 +15,7 @@ import argparse
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -96,8 +97,11 @@ def build_data(n_series: int, length: int, seed: int) -> Scaled:
     return Scaled([*panel, co2], [24] * n_series + [period])
 
 
-def parse(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m benchmarks forecast", description=__doc__,
+def data_parser(prog: str, description: str | None, systems: list[str]
+                ) -> argparse.ArgumentParser:
+    """The options of every benchmark on this data: threads, repeats, epochs, the data's
+    size and seed, the systems, ``--no-write``."""
+    p = argparse.ArgumentParser(prog=prog, description=description,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--threads", type=int, default=harness.default_threads())
     p.add_argument("--repeats", type=int, default=3)
@@ -105,8 +109,37 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--series", type=int, default=50, help="synthetic series")
     p.add_argument("--length", type=int, default=2000, help="steps per synthetic series")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=list(SYSTEMS))
+    p.add_argument("--systems", nargs="+", default=systems, choices=systems)
     p.add_argument("--no-write", action="store_true", help="print the section only")
+    return p
+
+
+def seeded_runs(args: argparse.Namespace, data: Path, system: str, script: str,
+                peer: str | None, runtime: str, extra: list[str]
+                ) -> Callable[[], tuple[dict, Path]]:
+    """A job for :func:`harness.repeat`: its k-th call runs ``system``'s ``script`` with seed
+    ``args.seed + k`` on ``data`` and returns the runner's result and the forecasts file it
+    wrote; a failure is returned as ``{"pending": "failed: ..."}`` so that one peer cannot lose
+    the others' runs."""
+    counter = iter(range(1000))
+
+    def run() -> tuple[dict, Path]:
+        index = next(counter)
+        out = data.parent / f"{system}-{index}.npy"
+        try:
+            result = harness.run(script, ["--data", str(data), "--out", str(out), "--epochs",
+                                          str(args.epochs), "--seed", str(args.seed + index),
+                                          *extra], args.threads, peer, runtime=runtime)
+        except RuntimeError as err:
+            print(err, file=sys.stderr)
+            return {"pending": "failed: " + str(err).strip().splitlines()[-1][:150]}, out
+        return {**result, "seed": args.seed + index}, out
+
+    return run
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    p = data_parser("python -m benchmarks forecast", __doc__, list(SYSTEMS))
     p.add_argument("--section", default=NAME, help="the docs/benchmarks.md section written")
     return p.parse_args(argv)
 
@@ -121,19 +154,10 @@ def main(argv: list[str]) -> str:
     def job(system: str):
         _, script, peer, runtime = SYSTEMS[system]
         extra = ["--matmul", str(MATMUL)] if system in CEILING_SYSTEMS else []
-        counter = iter(range(1000))
+        runs = seeded_runs(args, tmp / "data.npz", system, script, peer, runtime, extra)
 
-        def run() -> dict:
-            index = next(counter)
-            out = tmp / f"{system}-{index}.npy"
-            try:  # round k seeds the model with seed + k: the MAE median spans 3 seeds
-                result = harness.run(script, ["--data", str(tmp / "data.npz"), "--out",
-                                              str(out), "--epochs", str(args.epochs), "--seed",
-                                              str(args.seed + index), *extra], args.threads,
-                                     peer, runtime=runtime)
-            except RuntimeError as err:  # one peer's failure must not lose the others' runs
-                print(err, file=sys.stderr)
-                result = {"pending": "failed: " + str(err).strip().splitlines()[-1][:150]}
+        def run() -> dict:  # round k seeds the model with seed + k: the MAE median spans seeds
+            result, out = runs()
             if not result.get("pending"):
                 forecasts = scaled.unscale(np.load(out))
                 result.update(mae=scaled.mae(forecasts), mase=scaled.mase(forecasts))

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from benchmarks import harness, report
-from benchmarks.forecast import Scaled, build_data
+from benchmarks.forecast import Scaled, build_data, data_parser, seeded_runs
 from benchmarks.runners.fc_data import LEVELS
 
 NAME = "forecast-crps"
@@ -65,17 +64,8 @@ def scores(scaled: Scaled, quantiles: np.ndarray) -> dict[str, float]:
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m benchmarks forecast-crps", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--threads", type=int, default=harness.default_threads())
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--series", type=int, default=50, help="synthetic series")
-    p.add_argument("--length", type=int, default=2000, help="steps per synthetic series")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=list(SYSTEMS))
-    p.add_argument("--no-write", action="store_true", help="print the section only")
-    return p.parse_args(argv)
+    return data_parser("python -m benchmarks forecast-crps", __doc__, list(SYSTEMS)
+                       ).parse_args(argv)
 
 
 def main(argv: list[str]) -> str:
@@ -87,20 +77,11 @@ def main(argv: list[str]) -> str:
 
     def job(system: str):
         _, script, peer, runtime, extra = SYSTEMS[system]
-        counter = iter(range(1000))
+        runs = seeded_runs(args, tmp / "data.npz", system, script, peer, runtime, extra)
 
-        def run() -> dict:
-            index = next(counter)
-            out = tmp / f"{system}-{index}.npy"
-            try:  # round k seeds the model with seed + k
-                result = harness.run(script, ["--data", str(tmp / "data.npz"), "--out",
-                                              str(out), "--epochs", str(args.epochs), "--seed",
-                                              str(args.seed + index), *extra], args.threads,
-                                     peer, runtime=runtime)
-            except RuntimeError as err:  # one peer's failure must not lose the others' runs
-                print(err, file=sys.stderr)
-                return {"pending": "failed: " + str(err).strip().splitlines()[-1][:150]}
-            return {**result, **scores(scaled, np.load(out)), "seed": args.seed + index}
+        def run() -> dict:  # round k seeds the model with seed + k
+            result, out = runs()
+            return result if result.get("pending") else {**result, **scores(scaled, np.load(out))}
 
         return run
 
