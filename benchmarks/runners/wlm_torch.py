@@ -1,6 +1,7 @@
 """A hand-written word-level LM loop in the style of pytorch/examples ``word_language_model``
 (``batchify``, ``repackage_hidden``, SGD with gradient clipping, tied weights), trained for a
-wall-time budget; prints one JSON line with the validation perplexity of the final weights.
+wall-time budget (``--budget``) or a number of optimiser steps (``--steps``); prints one JSON
+line with the validation perplexity of the final weights and the process's CPU seconds.
 Reads the ``.npy`` token ids of each split (``--data DIR`` with train/val/test.npy)."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import resource
 import time
 from pathlib import Path
 
@@ -63,7 +65,9 @@ def evaluate(model, data: torch.Tensor, bptt: int) -> float:
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--data", required=True)
-    p.add_argument("--budget", type=float, required=True, help="training seconds")
+    limit = p.add_mutually_exclusive_group(required=True)
+    limit.add_argument("--budget", type=float, help="training seconds (wall time)")
+    limit.add_argument("--steps", type=int, help="optimiser steps")
     p.add_argument("--size", type=int, default=200)
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--dropout", type=float, default=0.2)
@@ -83,7 +87,13 @@ def main() -> None:
     model = RNNModel(vocab, args.size, args.layers, args.dropout)
     optimizer = torch.optim.SGD(model.parameters(), lr=args.lr)
     start, steps, epochs = time.perf_counter(), 0, 0
-    while time.perf_counter() - start < args.budget:
+
+    def done() -> bool:
+        if args.steps is not None:
+            return steps >= args.steps
+        return time.perf_counter() - start >= args.budget
+
+    while not done():
         hidden = None
         for i in range(0, train.size(1) - 1, args.bptt):
             x, y = train[:, i : i + args.bptt], train[:, i + 1 : i + 1 + args.bptt]
@@ -96,13 +106,16 @@ def main() -> None:
             nn.utils.clip_grad_norm_(model.parameters(), args.clip)
             optimizer.step()
             steps += 1
-            if time.perf_counter() - start >= args.budget:
+            if done():
                 break
         epochs += 1
     seconds = time.perf_counter() - start
     val_loss = evaluate(model, val, args.bptt)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps({"val_ppl": math.exp(val_loss), "val_loss": val_loss, "steps": steps,
-                      "epochs": epochs, "train_seconds": seconds, "torch": torch.__version__}))
+                      "epochs": epochs, "train_seconds": seconds,
+                      "cpu_seconds": usage.ru_utime + usage.ru_stime,
+                      "torch": torch.__version__}))
 
 
 if __name__ == "__main__":

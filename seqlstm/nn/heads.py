@@ -22,10 +22,10 @@ class TiedDecoder(nn.Module):
 
     When the encoder width differs from the embedding width, a linear projection maps it down
     first; the vocabulary matrix itself stays shared. The shared matrix is drawn again from
-    ``U(-init_range, init_range)`` (pytorch/examples and AWD-LSTM use 0.1): torch's ``N(0, 1)``
-    embedding gives rows of norm ``sqrt(E)``, hence initial logits of the order of the features'
-    norm times ``sqrt(E)``, which a tied output layer then spends its first steps undoing.
-    ``init_range=None`` keeps the embedding as it is.
+    ``U(-init_range, init_range)`` (pytorch/examples and AWD-LSTM use 0.1): with torch's
+    ``N(0, 1)`` embedding each initial logit has a standard deviation equal to the features'
+    norm, and the inputs are as large, so training starts far from a uniform prediction and
+    SGD spends its first steps undoing that. ``init_range=None`` keeps the embedding as it is.
     """
 
     def __init__(self, embedding: nn.Embedding, in_features: int,
