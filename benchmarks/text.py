@@ -226,17 +226,27 @@ def word_lm(args: argparse.Namespace, work: Path) -> list[list[object]]:
             else f"++trainer.max_time=00:{clock(args.lm_budget)}")
     for label, extra in LM_ROWS.items():
         print(f"[text] word LM: {label}", file=sys.stderr, flush=True)
+        # last.ckpt also at the end of the (cut) last epoch: the final weights get scored
         recipe = [*LM_RECIPE, f"data.path={folder}", *extra, stop, f"seed={args.seed}",
-                  "test=false"]
+                  "test=false", "++callbacks.model_checkpoint.save_on_train_epoch_end=true"]
         out = work / f"lm-{len(rows)}"
         start, cpu = time.perf_counter(), children_cpu()
-        metrics, _ = run_seqlstm(recipe, out, args.threads)
+        run_seqlstm(recipe, out, args.threads)
         ppl = final_val_ppl(out / "checkpoints" / "last.ckpt", args.threads)
         rows.append([label, ppl, report.ratio(ppl, torch_result["val_ppl"]),
-                     int(metrics.get("step", 0)), round(children_cpu() - cpu),
+                     trained_steps(out / "checkpoints" / "last.ckpt"),
+                     round(children_cpu() - cpu),
                      round((time.perf_counter() - start) / 60, 1),
                      "`seqlstm-train " + " ".join([*LM_RECIPE, *extra]) + "`"])
     return rows
+
+
+def trained_steps(checkpoint: Path) -> int:
+    """The optimiser steps behind ``checkpoint`` (its ``global_step``; the CSV logger's last
+    ``step`` is one less)."""
+    import torch
+
+    return int(torch.load(checkpoint, map_location="cpu", weights_only=True)["global_step"])
 
 
 def children_cpu() -> float:
