@@ -15,8 +15,10 @@ The word LM corpus is tiny shakespeare as words (lowercased, punctuation split o
 10,000 most frequent training words, the rest ``<unk>``; lines 90/5/5), written in the PTB
 layout. Every LM row trains for ``--lm-budget`` seconds of wall time, or for ``--lm-steps``
 optimiser steps (step-matched: the result does not depend on the machine's load), then scores
-the validation split with its final weights (one stream, carried state). Each row also gives
-the CPU seconds its processes used (user + system, training and scoring).
+the validation split (one stream, carried state) with its final weights: the loop's after its
+last step, seqlstm's from ``last.ckpt`` of its last validation check (4 per epoch), whose step
+count the table gives. Each row also gives the CPU seconds its processes used (user + system,
+training and scoring).
 """
 
 from __future__ import annotations
@@ -226,9 +228,8 @@ def word_lm(args: argparse.Namespace, work: Path) -> list[list[object]]:
             else f"++trainer.max_time=00:{clock(args.lm_budget)}")
     for label, extra in LM_ROWS.items():
         print(f"[text] word LM: {label}", file=sys.stderr, flush=True)
-        # last.ckpt also at the end of the (cut) last epoch: the final weights get scored
         recipe = [*LM_RECIPE, f"data.path={folder}", *extra, stop, f"seed={args.seed}",
-                  "test=false", "++callbacks.model_checkpoint.save_on_train_epoch_end=true"]
+                  "test=false"]
         out = work / f"lm-{len(rows)}"
         start, cpu = time.perf_counter(), children_cpu()
         run_seqlstm(recipe, out, args.threads)
@@ -242,8 +243,9 @@ def word_lm(args: argparse.Namespace, work: Path) -> list[list[object]]:
 
 
 def trained_steps(checkpoint: Path) -> int:
-    """The optimiser steps behind ``checkpoint`` (its ``global_step``; the CSV logger's last
-    ``step`` is one less)."""
+    """The optimiser steps behind the weights of ``checkpoint`` (its ``global_step``):
+    ``last.ckpt`` is written at each validation check, so a run that stops between checks is
+    scored up to one check interval before its last step."""
     import torch
 
     return int(torch.load(checkpoint, map_location="cpu", weights_only=True)["global_step"])
@@ -261,7 +263,7 @@ def clock(seconds: float) -> str:
 
 
 def final_val_ppl(checkpoint: Path, threads: int) -> float:
-    """``seqlstm-eval`` of the final weights on the validation split."""
+    """``seqlstm-eval`` of ``checkpoint`` on the validation split."""
     proc = subprocess.run([sys.executable, "-m", "seqlstm.cli.evaluate",
                            f"ckpt_path={checkpoint}", "split=val"], capture_output=True,
                           text=True, cwd=report.ROOT,
@@ -317,8 +319,9 @@ def main(argv: list[str]) -> str:
         parts += [f"Word LM on tiny shakespeare words (PTB layout, 10k vocabulary): 2 x 200 "
                   f"LSTM, tied weights, dropout 0.2, SGD lr 20, clip 0.25, bptt 35, batch 20, "
                   f"{limit}, no learning-rate annealing; validation perplexity of the final "
-                  "weights over one stream; CPU s: user + system seconds of the row's "
-                  "processes (training and scoring).", "", table, ""]
+                  "weights over one stream (seqlstm's: its last.ckpt, at the steps given); "
+                  "CPU s: user + system seconds of the row's processes (training and "
+                  "scoring).", "", table, ""]
     parts += [f"Machine: {report.machine(args.threads, load, started)}.", "",
               f"Command: `{report.command_line()}`"]
     if report.loaded(load):
