@@ -52,6 +52,27 @@ def test_bad_init_config_names_the_key(kwargs, key):
         EncoderConfig(**kwargs)
 
 
+def test_forget_bias_sets_the_lstm_forget_gate_of_every_layer():
+    enc = RecurrentEncoder(3, EncoderConfig(hidden_size=4, num_layers=2))
+    assert all(torch.equal(layer.rnn.bias_ih_l0[4:8], torch.ones(4)) for layer in enc.layers)
+    enc = RecurrentEncoder(3, EncoderConfig(hidden_size=4, num_layers=2, forget_bias=0))
+    for layer in enc.layers:
+        assert torch.count_nonzero(layer.rnn.bias_ih_l0) == 0
+        assert torch.count_nonzero(layer.rnn.bias_hh_l0) == 0
+    enc = RecurrentEncoder(3, EncoderConfig(hidden_size=4, forget_bias=-0.5))
+    assert torch.equal(enc.layers[0].rnn.bias_ih_l0[4:8], torch.full((4,), -0.5))
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"cell": "gru", "forget_bias": 0.0},
+    {"init": "chrono", "max_delay": 10, "forget_bias": 0.0},
+    {"forget_bias": "zero"},
+])
+def test_forget_bias_only_where_a_forget_gate_takes_it(kwargs):
+    with pytest.raises(ConfigError, match="forget_bias"):
+        EncoderConfig(**kwargs)
+
+
 def test_chrono_without_a_delay_says_so():
     with pytest.raises(ConfigError, match="max_delay"):
         RecurrentEncoder(3, EncoderConfig(init="chrono"))

@@ -85,6 +85,28 @@ def test_tied_weights_share_the_embedding_matrix():
     assert model(torch.randint(0, 9, (2, 4)))[0].shape == (2, 4, 9)
 
 
+def test_a_tied_head_starts_near_uniform():
+    # a word-LM-sized tied model: the shared matrix is drawn from U(-0.1, 0.1) as in
+    # pytorch/examples, so the untrained loss is log(V); torch's N(0, 1) rows (norm ~ sqrt(200))
+    # would start it far above
+    torch.manual_seed(0)
+    words = [UNK, *(f"w{i}" for i in range(999))]
+    spec = DataSpec("tokens", "next_token", len(words), len(words), vocab=words)
+    model = build_task({"encoder": {"hidden_size": 200, "output_dropout": 0.0},
+                        "embedding_dim": 200,
+                        "task_options": {"next_token": {"tie_weights": True}}}, spec)
+    assert model.embedding.weight.abs().max() <= 0.1
+    assert model.embedding.weight.std().item() == pytest.approx(0.1 / math.sqrt(3), rel=0.02)
+    batch = {"inputs": torch.randint(0, 1000, (8, 35)), "targets": torch.randint(0, 1000, (8, 35))}
+    model.eval()
+    loss = model.loss(model(batch["inputs"])[0], batch).item()
+    assert abs(loss - math.log(1000)) < 0.05
+    with torch.no_grad():
+        torch.nn.init.normal_(model.embedding.weight)  # torch's default, for contrast
+        normal_init = model.loss(model(batch["inputs"])[0], batch).item()
+    assert normal_init > math.log(1000) + 1.0
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("model", ["lstm", "gru", "rnn", "stacked_lstm", "stacked_gru"])
 def test_every_model_config_overfits_a_small_text(model, compose_train, small_text):

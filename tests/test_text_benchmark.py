@@ -4,6 +4,7 @@ files."""
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 
 import pytest
@@ -44,3 +45,28 @@ def test_language_names_have_one_language_each(tmp_path):
     assert {r["label"] for r in rows if r["text"] in ("Deutschland", "Allemagne")} == {"de", "fr"}
     assert "Paraguay" not in texts  # spelled alike in German and French: dropped
     assert min(Counter(r["label"] for r in rows).values()) > 500
+
+
+@pytest.mark.slow  # a subprocess that imports torch: a few seconds
+def test_the_word_lm_runner_trains_a_number_of_steps(tmp_path):
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from tests.conftest import REPO_ROOT
+
+    rng = np.random.default_rng(0)
+    for name in ("train", "val"):
+        np.save(tmp_path / f"{name}.npy", rng.integers(0, 30, 700).astype(np.int64))
+    (tmp_path / "meta.json").write_text(json.dumps({"vocab_size": 30}))
+    runner = REPO_ROOT / "benchmarks" / "runners" / "wlm_torch.py"
+    out = subprocess.run([sys.executable, str(runner), "--data", str(tmp_path), "--steps", "7",
+                          "--size", "8", "--bptt", "5", "--batch", "4", "--threads", "1",
+                          "--lstm-init", "seqlstm", "--forget-bias", "0"],
+                         capture_output=True, text=True, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    # 700 tokens in 4 streams of 175, 35 batches of 5 steps per epoch: 7 steps, one epoch
+    assert result["steps"] == 7 and result["epochs"] == 1
+    assert result["val_ppl"] == pytest.approx(math.exp(result["val_loss"]))
+    assert result["cpu_seconds"] > 0

@@ -53,7 +53,12 @@ class EncoderConfig:
     proj_size: int = 0
     """LSTM only: project each layer's hidden state to this size (0 = no projection)."""
     init: str = "default"
-    """Gate biases: ``default`` (forget bias 1) or ``chrono`` (see :mod:`seqlstm.nn.init`)."""
+    """Gate biases: ``default`` (forget bias ``forget_bias``) or ``chrono`` (see
+    :mod:`seqlstm.nn.init`)."""
+    forget_bias: float = 1.0
+    """LSTM, default init: the forget-gate bias (1 keeps a unit's memory open early in
+    training; 0 is torch's and pytorch/examples' choice and trains word LMs with plain SGD at a
+    high rate better, see docs/text.md)."""
     max_delay: int | None = None
     """Chrono init: the longest dependency in steps (None: the task takes it from the data)."""
 
@@ -61,6 +66,10 @@ class EncoderConfig:
         if not isinstance(self.cell, str) or self.cell not in CELLS:
             raise ConfigError("cell", f"one of {sorted(CELLS)}", self.cell)
         check_init(self.init, self.cell, self.max_delay)
+        check_number("forget_bias", self.forget_bias)
+        if self.forget_bias != 1.0 and (self.cell != "lstm" or self.init != "default"):
+            raise ConfigError("forget_bias", "1.0 unless cell is 'lstm' with init 'default' "
+                              "(only that init sets a forget gate from it)", self.forget_bias)
         if not isinstance(self.bidirectional, bool):
             raise ConfigError("bidirectional", "true or false", self.bidirectional)
         check_int("hidden_size", self.hidden_size, 1)
@@ -110,10 +119,11 @@ class RecurrentLayer(nn.Module):
         self.is_lstm = config.cell == "lstm"
         self.step_kernel = (STEP_KERNELS[config.cell]
                             if not config.bidirectional and not config.proj_size else None)
-        self._reset_parameters()
+        self._reset_parameters(config.forget_bias)
 
-    def _reset_parameters(self) -> None:
-        """Orthogonal recurrent matrices (per gate), Xavier inputs, forget-gate bias 1."""
+    def _reset_parameters(self, forget_bias: float) -> None:
+        """Orthogonal recurrent matrices (per gate), Xavier inputs, zero biases but the LSTM
+        forget gate's ``forget_bias``."""
         for name, param in self.rnn.named_parameters():
             if name.startswith("weight_hh"):
                 for gate in param.data.chunk(param.size(0) // param.size(1)):
@@ -126,7 +136,8 @@ class RecurrentLayer(nn.Module):
                 nn.init.zeros_(param.data)
                 if self.is_lstm and name.startswith("bias_ih"):
                     hidden = param.size(0) // 4
-                    param.data[hidden : 2 * hidden] = 1.0  # gate order: input, forget, cell, output
+                    # gate order: input, forget, cell, output
+                    param.data[hidden : 2 * hidden] = forget_bias
 
     def forward(self, x: torch.Tensor, state: HiddenState | None,
                 lengths: torch.Tensor | None) -> tuple[torch.Tensor, HiddenState]:

@@ -21,12 +21,19 @@ class TiedDecoder(nn.Module):
     """Token logits from an embedding matrix it shares (weight tying, Press & Wolf 2017).
 
     When the encoder width differs from the embedding width, a linear projection maps it down
-    first; the vocabulary matrix itself stays shared.
+    first; the vocabulary matrix itself stays shared. The shared matrix is drawn again from
+    ``U(-init_range, init_range)`` (pytorch/examples and AWD-LSTM use 0.1): with torch's
+    ``N(0, 1)`` embedding each initial logit has a standard deviation equal to the features'
+    norm, and the inputs are as large, so training starts far from a uniform prediction and
+    SGD spends its first steps undoing that. ``init_range=None`` keeps the embedding as it is.
     """
 
-    def __init__(self, embedding: nn.Embedding, in_features: int) -> None:
+    def __init__(self, embedding: nn.Embedding, in_features: int,
+                 init_range: float | None = 0.1) -> None:
         super().__init__()
         self.embedding = embedding
+        if init_range is not None:
+            nn.init.uniform_(embedding.weight, -init_range, init_range)
         dim = embedding.embedding_dim
         self.down = nn.Identity() if in_features == dim else nn.Linear(in_features, dim)
         self.bias = nn.Parameter(torch.zeros(embedding.num_embeddings))
