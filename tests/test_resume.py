@@ -68,6 +68,29 @@ def test_killed_mid_epoch_resumes_to_the_same_weights(compose_train, small_text,
 
 
 @pytest.mark.slow
+def test_a_fit_stopped_between_saves_leaves_its_final_state_in_last_ckpt(compose_train,
+                                                                       small_text, tmp_path):
+    """max_steps=10 stops in the second epoch, two steps after the periodic step-8 save:
+    last.ckpt holds step 10, and resuming it to 12 steps ends bitwise equal to the run that
+    trained 12 steps at once."""
+    reference = tmp_path / "reference"
+    train(compose_in(compose_train, reference, *tiny_run(small_text)))
+    expected = final_state(reference)
+
+    stopped = tmp_path / "stopped"
+    train(compose_in(compose_train, stopped, *tiny_run(small_text, "+trainer.max_steps=10")))
+    checkpoint = read_checkpoint(stopped / "checkpoints" / "last.ckpt")
+    assert (checkpoint["global_step"], checkpoint["epoch"]) == (10, 1)
+
+    resumed = tmp_path / "resumed"
+    train(compose_in(compose_train, resumed, *tiny_run(small_text), f"ckpt_path={stopped}"))
+    ours = final_state(resumed)
+    assert ours["global_step"] == 12
+    assert_same_tensors(ours["state_dict"], expected["state_dict"])
+    assert_same_tensors(ours["optimizer"], expected["optimizer"])
+
+
+@pytest.mark.slow
 def test_stateful_training_killed_mid_epoch_resumes_its_streams(compose_train, small_text,
                                                                 tmp_path):
     """Stateful streams: the checkpoint keeps every stream's carried hidden state and the data

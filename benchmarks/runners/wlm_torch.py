@@ -106,6 +106,8 @@ def main() -> None:
     p.add_argument("--forget-bias", type=float, default=1.0, help="with --lstm-init seqlstm")
     p.add_argument("--no-input-dropout", action="store_true",
                    help="no dropout on the embedding's output")
+    p.add_argument("--validate-each-epoch", action="store_true",
+                   help="validate after every full epoch, inside the budget (pytorch/examples)")
     args = p.parse_args()
     set_torch_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -116,7 +118,7 @@ def main() -> None:
     model = RNNModel(vocab, args.size, args.layers, args.dropout, args.embedding_init,
                      args.lstm_init, args.forget_bias, not args.no_input_dropout)
     optimizer = torch.optim.SGD(model.parameters(), lr=args.lr)
-    start, steps, epochs = time.perf_counter(), 0, 0
+    start, steps, epochs, epoch_ppl = time.perf_counter(), 0, 0, []
 
     def done() -> bool:
         if args.steps is not None:
@@ -138,12 +140,15 @@ def main() -> None:
             steps += 1
             if done():
                 break
+        else:
+            if args.validate_each_epoch:
+                epoch_ppl.append(math.exp(evaluate(model, val, args.bptt)))
         epochs += 1
     seconds = time.perf_counter() - start
     val_loss = evaluate(model, val, args.bptt)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps({"val_ppl": math.exp(val_loss), "val_loss": val_loss, "steps": steps,
-                      "epochs": epochs, "train_seconds": seconds,
+                      "epochs": epochs, "epoch_val_ppl": epoch_ppl, "train_seconds": seconds,
                       "cpu_seconds": usage.ru_utime + usage.ru_stime,
                       "torch": torch.__version__}))
 

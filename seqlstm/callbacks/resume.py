@@ -13,6 +13,7 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.fabric.plugins.environments import SLURMEnvironment
+from lightning.pytorch.callbacks import Timer
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,10 @@ class RandomState(L.Callback):
 
 
 class PreemptionCheckpoint(L.Callback):
-    """On SIGTERM or SIGUSR1, write a checkpoint at the next batch boundary and stop.
+    """On SIGTERM or SIGUSR1, write a checkpoint at the next batch boundary and stop; after the
+    fit's last batch (``trainer.max_steps`` or ``trainer.max_time`` reached, perhaps in the
+    middle of an epoch), write ``last.ckpt``, so that it holds the weights the run ended with
+    and resumes without repeating a step.
 
     Outside SLURM the checkpoint is ``last.ckpt``: Lightning's own SIGTERM handler flags the
     trainer and ends the fit with ``SIGTERMException`` after the batch, and this callback saves
@@ -120,9 +124,17 @@ class PreemptionCheckpoint(L.Callback):
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule,
                            outputs: Any, batch: Any, batch_idx: int) -> None:
         stop = trainer.received_sigterm or self._requested
-        if trainer.world_size > 1:  # ranks may see the signal a step apart: stop together
+        timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
+        remaining = None if timer is None else timer.time_remaining()
+        last = 0 < trainer.max_steps <= trainer.global_step or (
+            remaining is not None and remaining <= 0)
+        if trainer.world_size > 1:  # ranks may see a signal or the clock a step apart
             stop = trainer.strategy.reduce_boolean_decision(stop, all=False)
+            if timer is not None:
+                last = trainer.strategy.reduce_boolean_decision(last, all=False)
         if not stop:
+            if last:  # the fit's last batch (max_steps, max_time): last.ckpt is its end state
+                trainer.save_checkpoint(self.last_path(trainer))
             return
         if self._slurm_requeue is not None and self._requested:
             self._slurm_requeue(self._signum, None)  # saves hpc_ckpt_<n>.ckpt, then requeues
@@ -141,6 +153,10 @@ class PreemptionCheckpoint(L.Callback):
         if self._slurm_requeue is not None:
             connector = trainer._checkpoint_connector
             return Path(connector.hpc_save_path(trainer.default_root_dir))
+        return self.last_path(trainer)
+
+    def last_path(self, trainer: L.Trainer) -> Path:
+        """``last.ckpt`` in ``dirpath`` (default: the ModelCheckpoint's folder)."""
         folder = self.dirpath
         if folder is None and trainer.checkpoint_callback is not None:
             folder = trainer.checkpoint_callback.dirpath
