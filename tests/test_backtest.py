@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from omegaconf import open_dict
 
 from seqlstm.cli.backtest import backtest
 from seqlstm.cli.evaluate import evaluate
@@ -17,6 +16,7 @@ from seqlstm.cli.train import train
 from seqlstm.data import TimeSeriesDataModule
 from seqlstm.data.series.backtest import backtest_windows
 from seqlstm.errors import DataError
+from tests.helpers.reliability import compose_in
 from tests.helpers.timeseries_data import two_series
 
 
@@ -55,15 +55,12 @@ def test_fold_one_scores_as_seqlstm_eval_and_files_are_written(compose_train, tm
     table = tmp_path / "series.csv"
     two_series(60).to_csv(table, index=False)  # test split: rows 51-59, one window of 9
     run = tmp_path / "run"
-    cfg = compose_train("data=timeseries", f"data.path={table}", "data.targets=[y]",
-                        "data.time_column=t", "data.id_column=id", "data.lookback=6",
-                        "data.horizon=3", "model.encoder.hidden_size=8",
-                        "model.task_options.real.loss=gaussian_nll", "trainer.max_epochs=2",
-                        "trainer.enable_progress_bar=false", "~callbacks.rich_progress_bar",
-                        "test=false")
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(run)
-    train(cfg)
+    train(compose_in(compose_train, run, "data=timeseries", f"data.path={table}",
+                     "data.targets=[y]", "data.time_column=t", "data.id_column=id",
+                     "data.lookback=6", "data.horizon=3", "model.encoder.hidden_size=8",
+                     "model.task_options.real.loss=gaussian_nll", "trainer.max_epochs=2",
+                     "trainer.enable_progress_bar=false", "~callbacks.rich_progress_bar",
+                     "test=false"))
     ckpt = next((run / "checkpoints").glob("epoch*.ckpt"))
     expected = evaluate(compose_train(f"ckpt_path={ckpt}", config_name="eval"))
     out = tmp_path / "backtest"

@@ -15,6 +15,7 @@ from seqlstm.data import TimeSeriesDataModule
 from seqlstm.errors import SeqlstmError
 from seqlstm.export import StepModule, export
 from seqlstm.tasks import Forecaster
+from tests.helpers.reliability import compose_in
 from tests.helpers.timeseries_data import stores
 
 STATICS = {"static_categorical": ["region"], "static_real": ["size"]}
@@ -141,8 +142,6 @@ def test_a_default_trained_forecaster_exports_and_answers_as_the_checkpoint(comp
     """The default forecaster config (RevIN through normalization=auto) with static
     covariates and a series embedding: seqlstm-export writes it, and ONNX Runtime answers the
     test windows as the checkpoint's task does."""
-    from omegaconf import open_dict
-
     from seqlstm.cli.export import export_checkpoint
     from seqlstm.cli.train import train
     from seqlstm.tasks import load_task
@@ -150,16 +149,13 @@ def test_a_default_trained_forecaster_exports_and_answers_as_the_checkpoint(comp
     table = tmp_path / "stores.csv"
     stores().to_csv(table, index=False)
     run = tmp_path / "run"
-    cfg = compose_train("data=timeseries", f"data.path={table}", "data.targets=[y]",
-                        "data.time_column=t", "data.id_column=id",
-                        "data.static_categorical=[region]", "data.static_real=[size]",
-                        "model.task_options.real.series_embedding=2", "data.lookback=8",
-                        "data.horizon=2", "model.encoder.hidden_size=8", "trainer.max_epochs=1",
-                        "trainer.enable_progress_bar=false", "~callbacks.rich_progress_bar",
-                        "test=false")
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(run)
-    train(cfg)
+    train(compose_in(compose_train, run, "data=timeseries", f"data.path={table}",
+                     "data.targets=[y]", "data.time_column=t", "data.id_column=id",
+                     "data.static_categorical=[region]", "data.static_real=[size]",
+                     "model.task_options.real.series_embedding=2", "data.lookback=8",
+                     "data.horizon=2", "model.encoder.hidden_size=8", "trainer.max_epochs=1",
+                     "trainer.enable_progress_bar=false", "~callbacks.rich_progress_bar",
+                     "test=false"))
     ckpt = next((run / "checkpoints").glob("epoch*.ckpt"))
     written = export_checkpoint(compose_train(f"ckpt_path={ckpt}", f"output_dir={tmp_path}",
                                               "name=default", config_name="export"))
