@@ -240,3 +240,29 @@ def test_labelled_sequences_killed_mid_epoch_resume_to_the_same_weights(compose_
     ours = final_state(resumed)
     assert_same_tensors(ours["state_dict"], expected["state_dict"])
     assert_same_tensors(ours["optimizer"], expected["optimizer"])
+
+
+def test_the_batch_that_spends_max_time_writes_last_ckpt(tmp_path):
+    """With trainer.max_time, the batch after which no time remains saves last.ckpt; one with
+    time left does not (the clock is Lightning's Timer, found when the fit starts)."""
+    from types import SimpleNamespace
+
+    from lightning.pytorch.callbacks import Timer
+
+    from seqlstm.callbacks import PreemptionCheckpoint
+
+    saved: list[str] = []
+    timer = Timer(duration="00:00:01:00")
+    trainer = SimpleNamespace(callbacks=[timer], received_sigterm=False, max_steps=-1,
+                              global_step=5, world_size=1, checkpoint_callback=None,
+                              default_root_dir=str(tmp_path), save_checkpoint=saved.append,
+                              _accelerator_connector=SimpleNamespace(cluster_environment=None))
+    callback = PreemptionCheckpoint()
+    callback.on_train_start(trainer, None)
+    try:
+        for left, expected in ((30.0, []), (0.0, [tmp_path / "checkpoints" / "last.ckpt"])):
+            timer.time_remaining = lambda stage="train", left=left: left
+            callback.on_train_batch_end(trainer, None, None, None, 0)
+            assert saved == expected
+    finally:
+        callback.on_train_end(trainer, None)  # gives SIGUSR1 back

@@ -86,6 +86,7 @@ class PreemptionCheckpoint(L.Callback):
         self._signum: int | None = None
         self._previous: Any = None
         self._slurm_requeue: Any = None  # Lightning's save-and-requeue, under SLURM
+        self._timer: Timer | None = None  # Lightning's, when trainer.max_time is set
 
     @property
     def requested(self) -> bool:
@@ -93,6 +94,7 @@ class PreemptionCheckpoint(L.Callback):
         return self._requested
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
         # after Lightning's own signal set-up, which puts back what it found when the fit ends
         if not hasattr(signal, "SIGUSR1"):
             return
@@ -124,13 +126,12 @@ class PreemptionCheckpoint(L.Callback):
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule,
                            outputs: Any, batch: Any, batch_idx: int) -> None:
         stop = trainer.received_sigterm or self._requested
-        timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
-        remaining = None if timer is None else timer.time_remaining()
+        remaining = None if self._timer is None else self._timer.time_remaining()
         last = 0 < trainer.max_steps <= trainer.global_step or (
             remaining is not None and remaining <= 0)
         if trainer.world_size > 1:  # ranks may see a signal or the clock a step apart
             stop = trainer.strategy.reduce_boolean_decision(stop, all=False)
-            if timer is not None:
+            if self._timer is not None:
                 last = trainer.strategy.reduce_boolean_decision(last, all=False)
         if not stop:
             if last:  # the fit's last batch (max_steps, max_time): last.ckpt is its end state
