@@ -70,12 +70,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--no-write", action="store_true", help="print the section only")
     p.add_argument("--section", default=NAME, help="the docs/benchmarks.md section written")
     args = p.parse_args(argv)
+    missing = {name: harness.missing_preload(name) for name in {s[4] for s in SYSTEMS.values()}}
     if args.systems is None:
-        args.systems = [s for s in SYSTEMS if harness.missing_preload(SYSTEMS[s][4]) is None]
+        args.systems = [s for s in SYSTEMS if missing[SYSTEMS[s][4]] is None]
     for system in args.systems:
-        why = harness.missing_preload(SYSTEMS[system][4])
-        if why:
-            p.error(f"--systems {system}: {why}")
+        if missing[SYSTEMS[system][4]]:
+            p.error(f"--systems {system}: {missing[SYSTEMS[system][4]]}")
     return args
 
 

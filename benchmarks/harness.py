@@ -20,13 +20,13 @@ SEQLSTM_ENV = {"PYTHONPATH": str(ROOT)}
 #: runners and for a hand-written loop given the same set-up; ``tcmalloc`` is that set-up with
 #: gperftools' tcmalloc preloaded (seqlstm then leaves the allocator to it)
 TCMALLOC = "libtcmalloc_minimal.so.4"
+_SEQLSTM_RUNTIME = {**runtime.openmp_environment(), "SEQLSTM_ALLOCATOR": "tuned",
+                    "LD_PRELOAD": None}
 RUNTIMES: dict[str, dict[str, str | None]] = {
     "as-written": {**dict.fromkeys(runtime.OPENMP_VARIABLES), "SEQLSTM_ALLOCATOR": None,
                    "LD_PRELOAD": None},
-    "seqlstm": {**runtime.openmp_environment(), "SEQLSTM_ALLOCATOR": "tuned",
-                "LD_PRELOAD": None},
-    "tcmalloc": {**runtime.openmp_environment(), "SEQLSTM_ALLOCATOR": "tuned",
-                 "LD_PRELOAD": TCMALLOC},
+    "seqlstm": _SEQLSTM_RUNTIME,
+    "tcmalloc": {**_SEQLSTM_RUNTIME, "LD_PRELOAD": TCMALLOC},
 }
 #: the package that installs a runtime's preloaded library (Debian/Ubuntu)
 PRELOAD_PACKAGES = {TCMALLOC: "libtcmalloc-minimal4"}
