@@ -24,6 +24,9 @@ NAME = "char-lm"
 #: where seqlstm-train's data=tinyshakespeare downloads it, then the shared checkout's copy
 TEXT_CANDIDATES = (report.ROOT / "data" / "tinyshakespeare.txt",
                    report.ROOT.parent / "shared" / "data" / "tinyshakespeare.txt")
+#: glibc's own environment variables for its thresholds (seqlstm's mallopt set-up left off)
+GLIBC_MMAP64 = {"SEQLSTM_ALLOCATOR": None, "MALLOC_MMAP_THRESHOLD_": str(64 << 20),
+                "MALLOC_TRIM_THRESHOLD_": str(1 << 30)}
 SYSTEMS = {  # label, runner, peer venv, extra environment, process set-up (harness.RUNTIMES)
     "torch": ("hand-written PyTorch loop (reference; glibc malloc, OpenMP defaults)",
               "lm_torch.py", None, {}, "as-written"),
@@ -35,6 +38,14 @@ SYSTEMS = {  # label, runner, peer venv, extra environment, process set-up (harn
                        {}, "tcmalloc"),
     "seqlstm-tcmalloc": ("seqlstm + tcmalloc preloaded", "lm_seqlstm.py", None, {},
                          "tcmalloc"),
+    # allocator probes (docs/performance.md), run only when --systems names them
+    "torch-mmap64": ("hand-written loop + glibc mmap threshold 64 MiB, trim threshold 1 GiB",
+                     "lm_torch.py", None, GLIBC_MMAP64, "seqlstm"),
+    "torch-mmap64-thp": ("the same + PyTorch's 2 MiB pages (THP_MEM_ALLOC_ENABLE=1)",
+                         "lm_torch.py", None, {**GLIBC_MMAP64, "THP_MEM_ALLOC_ENABLE": "1"},
+                         "seqlstm"),
+    "torch-jemalloc": ("hand-written loop + jemalloc preloaded (no decay)", "lm_torch.py", None,
+                       {}, "jemalloc"),
     "keras-tf": ("Keras 3, TensorFlow backend", "lm_keras.py", "keras",
                  {"KERAS_BACKEND": "tensorflow"}, "as-written"),
     "keras-torch": ("Keras 3, torch backend", "lm_keras.py", "keras", {"KERAS_BACKEND": "torch"},
@@ -44,6 +55,7 @@ SYSTEMS = {  # label, runner, peer venv, extra environment, process set-up (harn
 TARGETS = {"seqlstm": 1.3, "torch-tuned": 1.0, "keras-tf": 1.3, "keras-torch": 20.0}
 #: the runners that also time the fp32 matmul (the ceiling)
 CEILING_SYSTEMS = ("torch", "torch-tuned", "torch-tcmalloc")
+PROBES = ("torch-mmap64", "torch-mmap64-thp", "torch-jemalloc")
 
 
 def lstm_train_flops_per_token(vocab: int, embedding: int, hidden: int, layers: int) -> float:
@@ -66,13 +78,14 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--matmul", type=int, default=2048)
     p.add_argument("--systems", nargs="+", choices=list(SYSTEMS),
-                   help="default: every system whose preloaded library is installed")
+                   help="default: every system but the allocator probes whose preloaded "
+                   "library is installed")
     p.add_argument("--no-write", action="store_true", help="print the section only")
     p.add_argument("--section", default=NAME, help="the docs/benchmarks.md section written")
     args = p.parse_args(argv)
     missing = {name: harness.missing_preload(name) for name in {s[4] for s in SYSTEMS.values()}}
     if args.systems is None:
-        args.systems = [s for s in SYSTEMS if missing[SYSTEMS[s][4]] is None]
+        args.systems = [s for s in SYSTEMS if s not in PROBES and missing[SYSTEMS[s][4]] is None]
     for system in args.systems:
         if missing[SYSTEMS[system][4]]:
             p.error(f"--systems {system}: {missing[SYSTEMS[system][4]]}")

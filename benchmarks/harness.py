@@ -19,7 +19,7 @@ SEQLSTM_ENV = {"PYTHONPATH": str(ROOT)}
 #: ``seqlstm`` is what seqlstm's console scripts set up (seqlstm/runtime.py), for seqlstm's
 #: runners and for a hand-written loop given the same set-up; ``tcmalloc`` is that set-up with
 #: gperftools' tcmalloc preloaded (seqlstm then leaves the allocator to it)
-TCMALLOC = "libtcmalloc_minimal.so.4"
+TCMALLOC, JEMALLOC = "libtcmalloc_minimal.so.4", "libjemalloc.so.2"
 _SEQLSTM_RUNTIME = {**runtime.openmp_environment(), "SEQLSTM_ALLOCATOR": "tuned",
                     "LD_PRELOAD": None}
 RUNTIMES: dict[str, dict[str, str | None]] = {
@@ -27,9 +27,12 @@ RUNTIMES: dict[str, dict[str, str | None]] = {
                    "LD_PRELOAD": None},
     "seqlstm": _SEQLSTM_RUNTIME,
     "tcmalloc": {**_SEQLSTM_RUNTIME, "LD_PRELOAD": TCMALLOC},
+    # jemalloc keeping freed pages (no decay), as the glibc set-up keeps them
+    "jemalloc": {**_SEQLSTM_RUNTIME, "LD_PRELOAD": JEMALLOC,
+                 "MALLOC_CONF": "dirty_decay_ms:-1,muzzy_decay_ms:-1"},
 }
 #: the package that installs a runtime's preloaded library (Debian/Ubuntu)
-PRELOAD_PACKAGES = {TCMALLOC: "libtcmalloc-minimal4"}
+PRELOAD_PACKAGES = {TCMALLOC: "libtcmalloc-minimal4", JEMALLOC: "libjemalloc2"}
 
 
 def missing_preload(runtime_name: str) -> str | None:
