@@ -52,6 +52,7 @@ import numpy as np
 import torch
 
 from seqlstm.errors import ConfigError, DataError
+from seqlstm.target_transforms import IDENTITY, TargetTransform
 
 INPUT_KINDS = ("tokens", "real")
 TARGET_KINDS = ("next_token", "real", "class", "step_class", "label_sequence")
@@ -234,44 +235,47 @@ def naive_offsets(lookback: int, horizon: int, season: int) -> torch.Tensor:
 class SeriesScaler:
     """Per-series standardisation of every data column (targets, past, then future
     covariates), as fitted on the training rows and carried in ``spec.extra`` (``series``,
-    ``columns``, ``mean``, ``std``: one list per series, one value per column).
+    ``columns``, ``mean``, ``std``: one list per series, one value per column; and
+    ``target_transform`` when the first ``targets`` columns are transformed before they are
+    standardised, see :mod:`seqlstm.target_transforms`).
 
     The one place that scales and unscales: the data module when it builds batches, the
     forecaster when it reports metrics and predictions in original units, and the
     ``Predictor`` when it forecasts from raw history.
     """
 
-    def __init__(self, mean: Any, std: Any, series: list[str] | None = None) -> None:
+    def __init__(self, mean: Any, std: Any, series: list[str] | None = None,
+                 transform: TargetTransform = IDENTITY, targets: int = 0) -> None:
         self.mean = np.asarray(mean, dtype=np.float64)  # (S, C)
         self.std = np.asarray(std, dtype=np.float64)
+        self.transform, self.targets = transform, targets
         self._tensors: dict[tuple[Any, Any], tuple[torch.Tensor, torch.Tensor]] = {}
         self._positions: dict[str, int] | None = None
         self.series = [str(name) for name in series] if series is not None \
             else [str(i) for i in range(len(self.mean))]
 
     @classmethod
-    def fit(cls, rows: list[np.ndarray], series: list[str]) -> SeriesScaler:
-        """Mean and standard deviation of each series' training rows ``(T_i, C)``."""
-        return cls.from_moments(np.stack([r.mean(axis=0) for r in rows]),
-                                np.stack([r.std(axis=0) for r in rows]), series)
-
-    @classmethod
-    def from_moments(cls, means: np.ndarray, stds: np.ndarray,
-                     series: list[str]) -> SeriesScaler:
-        """The scaler of per-series means and standard deviations ``(S, C)``; a constant
-        column (standard deviation 0) gets a standard deviation of 1."""
-        return cls(means, np.where(stds > 0, stds, 1.0), series)
+    def from_moments(cls, means: np.ndarray, stds: np.ndarray, series: list[str],
+                     transform: TargetTransform = IDENTITY, targets: int = 0
+                     ) -> SeriesScaler:
+        """The scaler of per-series means and standard deviations ``(S, C)`` (of the
+        transformed targets); a constant column (standard deviation 0) gets a standard
+        deviation of 1."""
+        return cls(means, np.where(stds > 0, stds, 1.0), series, transform, targets)
 
     @classmethod
     def from_extra(cls, extra: dict[str, Any], width: int) -> SeriesScaler:
         """The scaler of ``spec.extra``; the identity over ``width`` columns when it has none."""
         return cls(extra.get("mean", [[0.0] * width]), extra.get("std", [[1.0] * width]),
-                   extra.get("series"))
+                   extra.get("series"), TargetTransform(extra.get("target_transform", "none")),
+                   len(extra.get("targets", [])))
 
     def as_extra(self) -> dict[str, Any]:
-        """The plain data that :meth:`from_extra` reads back."""
+        """The plain data that :meth:`from_extra` reads back (with the ``targets`` names the
+        data module adds)."""
+        transform = {} if self.transform.identity else {"target_transform": self.transform.name}
         return {"series": list(self.series), "mean": self.mean.tolist(),
-                "std": self.std.tolist()}
+                "std": self.std.tolist(), **transform}
 
     def index(self, name: str | int | None) -> int:
         """The row of series ``name`` (None: the only series); an unknown name is an error."""
@@ -296,18 +300,31 @@ class SeriesScaler:
 
     def scale(self, values: np.ndarray | torch.Tensor, row: int | torch.Tensor,
               columns: slice = slice(None)) -> Any:
-        """Standardise ``values`` ``(..., C)`` of series ``row`` (a number: one series; a
-        ``(B,)`` tensor: one per row of ``(B, T, C)`` values)."""
-        mean, std = self._stats(row, columns, values)
-        return (values - mean) / std
+        """Standardise ``values`` ``(..., C)`` (the data columns ``columns``) of series ``row``
+        (a number: one series; a ``(B,)`` tensor: one per row of ``(B, T, C)`` values)."""
+        mean, std = self.stats(row, columns, values)
+        return (self.transformed(values, columns) - mean) / std
 
     def unscale(self, values: torch.Tensor, row: torch.Tensor, columns: slice = slice(None),
                 shift: bool = True) -> torch.Tensor:
-        """Undo :meth:`scale` (a scale alone when ``shift`` is false, e.g. for deviations)."""
-        mean, std = self._stats(row, columns, values)
-        return values * std + mean if shift else values * std
+        """Undo :meth:`scale` (a scale alone when ``shift`` is false, e.g. for deviations of
+        the transformed values)."""
+        mean, std = self.stats(row, columns, values)
+        if not shift:
+            return values * std
+        return self.transformed(values * std + mean, columns, inverse=True)
 
-    def _stats(self, row: int | torch.Tensor, columns: slice, like: Any) -> tuple[Any, Any]:
+    def transformed(self, values: Any, columns: slice = slice(None), inverse: bool = False
+                    ) -> Any:
+        """``values`` ``(..., C)`` of the data columns ``columns`` with the target transform
+        (or its inverse) applied to the target columns among them."""
+        stop = self.targets if columns.stop is None else min(self.targets, columns.stop)
+        count = stop - (columns.start or 0)  # the leading columns of ``values`` that are targets
+        return self.transform.leading(values, count, inverse)
+
+    def stats(self, row: int | torch.Tensor, columns: slice, like: Any) -> tuple[Any, Any]:
+        """The means and standard deviations of the data columns ``columns`` of series
+        ``row`` (as :meth:`scale` takes it), as arrays or tensors like ``like``."""
         if isinstance(like, np.ndarray):
             return self.mean[row, columns], self.std[row, columns]
         # float32 copies (float64 for float64 values), made once per device

@@ -20,9 +20,9 @@ from tests.helpers.reliability import compose_in
 from tests.helpers.timeseries_data import two_series
 
 
-def series_module(length: int) -> TimeSeriesDataModule:
+def series_module(length: int, **options) -> TimeSeriesDataModule:
     dm = TimeSeriesDataModule(two_series(length), targets=["y"], time_column="t",
-                              id_column="id", lookback=6, horizon=3, batch_size=8)
+                              id_column="id", lookback=6, horizon=3, batch_size=8, **options)
     dm.setup("fit")
     return dm
 
@@ -94,14 +94,15 @@ def test_refit_per_fold_fine_tunes_a_copy_before_each_origin():
     assert not np.allclose(refit.series["mae"], still.series["mae"])
 
 
-@pytest.mark.parametrize("loss", ["mse", "quantile"])
-def test_every_fold_scores_as_the_tasks_metrics_on_its_windows(loss: str):
+@pytest.mark.parametrize("loss, transform", [("mse", "none"), ("quantile", "none"),
+                                             ("quantile", "log1p")])
+def test_every_fold_scores_as_the_tasks_metrics_on_its_windows(loss: str, transform: str):
     """The per-fold table (one pass, grouped sums) against the task's own metric objects
     updated with each fold's windows alone; the per-series rows pool into the fold's."""
     from seqlstm.backtesting import run_backtest
     from seqlstm.tasks import Forecaster
 
-    dm = series_module(100)
+    dm = series_module(100, target_transform=transform)
     torch.manual_seed(0)
     task = Forecaster(spec=dm.spec.as_dict(), encoder={"hidden_size": 8}, loss=loss).eval()
     result = run_backtest(task, dm, folds=3, step=3)

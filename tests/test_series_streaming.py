@@ -204,7 +204,7 @@ def test_scalers_fitted_block_by_block_equal_the_whole_array_fit():
                         rng.normal(size=(offsets[-1], 3)), np.arange(offsets[-1]), Source("x"))
     cuts = split_cuts(store.lengths, [0.7, 0.15, 0.15])
     whole = fit_scaler(store, cuts).as_extra()
-    assert all(fit_scaler(store, cuts, block).as_extra() == whole for block in (1, 7, 100))
+    assert all(fit_scaler(store, cuts, block=block).as_extra() == whole for block in (1, 7, 100))
 
 
 PEAK_READ = """

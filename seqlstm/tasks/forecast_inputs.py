@@ -99,6 +99,18 @@ class ForecastInputs:
         return {"future": inputs.new_zeros(size, self.spec.horizon, 0),
                 "series": torch.zeros(size, dtype=torch.long, device=inputs.device), **batch}
 
+    def check_domain(self, history: torch.Tensor) -> None:
+        """Every target value of ``history`` ``(B, T, C)`` lies where the model's target
+        transform is defined."""
+        transform, n = self.scaler.transform, self.spec.output_size
+        bad = transform.outside(history[..., :n])
+        if bad.any():
+            b, t, j = (int(k[0]) for k in bad.nonzero(as_tuple=True))
+            name = (self.spec.extra.get("targets") or [f"target {j}"] * n)[j]
+            raise DataError(f"history row {b}, step {t}, target '{name}': "
+                            f"{float(history[b, t, j]):g} is not {transform.expected} (the model "
+                            f"was trained with data.target_transform={transform.name})")
+
     def history_batch(self, history: torch.Tensor, series: torch.Tensor,
                       future: torch.Tensor | None = None) -> Batch:
         """A predict batch from ``history`` ``(B, T, C)`` in original units (every data column:
@@ -109,6 +121,7 @@ class ForecastInputs:
             raise DataError(f"expected future covariates {self.spec.extra['future_covariates']} "
                             f"over the {self.spec.horizon}-step horizon" if future is None else
                             "the model has no future covariates; pass future=None")
+        self.check_domain(history)
         scaled = self.scaler.scale(history, series)  # (B, T, C)
         observed = scaled.size(-1) - self.num_future
         if future is None:

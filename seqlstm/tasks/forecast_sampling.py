@@ -87,9 +87,10 @@ class SampledForecasts:
         if self.draws and self.strategy == "autoregressive":
             samples = self.sample_paths(batch, self.num_samples)
         elif self.dist.loss_name in ("gaussian_nll", "quantile"):
-            return self.dist.quantiles(outputs, levels, mean, std, self.num_samples), None
+            closed = self.dist.quantiles(outputs, levels, mean, std, self.num_samples)
+            return self.untransformed(closed), None
         else:
-            samples = self.dist.sample(outputs, mean, std, self.num_samples)
+            samples = self.untransformed(self.dist.sample(outputs, mean, std, self.num_samples))
         return sample_quantiles(samples, levels, self.dist.counts), samples
 
     def wql_levels(self) -> tuple[float, ...]:
@@ -116,8 +117,8 @@ class SampledForecasts:
         levels = [*self.interval_levels, *self.wql_levels()]
         values, samples = self.forecast_quantiles(batch, outputs, levels)
         if self.draws and samples is None:
-            samples = self.dist.sample(outputs, *self.target_scale(batch["series"], outputs),
-                                       self.num_samples)
+            samples = self.untransformed(self.dist.sample(
+                outputs, *self.target_scale(batch["series"], outputs), self.num_samples))
         return values, samples
 
     def update_probabilistic(self, metrics: Any, outputs: torch.Tensor, batch: Batch,

@@ -233,16 +233,20 @@ class Forecaster(ForecastExport, ForecastInputs, AutoregressiveDecoding, Sampled
 
     def target_scale(self, series: torch.Tensor, like: torch.Tensor
                      ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The targets' per-series mean and standard deviation ``(B, 1, n)``."""
-        zeros = like.new_zeros(series.size(0), 1, self.spec.output_size)
-        return (self.original_units(zeros, series),
-                self.original_units(zeros + 1, series, shift=False))
+        """The targets' per-series mean and standard deviation ``(B, 1, n)`` (of the
+        transformed targets under ``data.target_transform``)."""
+        return self.scaler.stats(series, slice(0, self.spec.output_size), like)
 
-    def original_units(self, values: torch.Tensor, series: torch.Tensor,
-                       shift: bool = True) -> torch.Tensor:
-        """Undo the per-series standardisation of ``(B, H, n)`` values (a scale alone when
-        ``shift`` is false, e.g. for standard deviations)."""
-        return self.scaler.unscale(values, series, slice(0, self.spec.output_size), shift)
+    def original_units(self, values: torch.Tensor, series: torch.Tensor) -> torch.Tensor:
+        """Undo the per-series standardisation (and the target transform) of ``(B, H, n)``
+        values."""
+        return self.scaler.unscale(values, series, slice(0, self.spec.output_size))
+
+    def untransformed(self, values: torch.Tensor) -> torch.Tensor:
+        """Target ``values`` that the distribution heads give in transformed units (scaled
+        by :meth:`target_scale`), in original units: the inverse of ``data.target_transform``
+        (monotone, so quantiles stay quantiles)."""
+        return self.scaler.transform.inverse(values)
 
     def validation_figures(self, batch: Batch) -> dict[str, Figure]:
         """Forecast against truth for the first target of the batch's first three windows, in

@@ -39,12 +39,13 @@ from seqlstm.data.series.predictions import Forecasts, forecast_table, origin_wi
 from seqlstm.data.series.reading import LAYOUTS, TableSchema, read_store
 from seqlstm.data.series.splits import fit_scaler, split_cuts, step_pairs, window_counts
 from seqlstm.data.series.statics import fit_statics, static_inputs
-from seqlstm.data.series.store import SeriesStore, check_counts
+from seqlstm.data.series.store import SeriesStore, check_counts, check_domain
 from seqlstm.data.series.tables import MISSING_POLICIES
 from seqlstm.data.series.windows import SeriesWindows
 from seqlstm.data.streams import ResumePoint, StreamPart
 from seqlstm.errors import ConfigError, DataError, check_int, check_split
 from seqlstm.spec import SPLITS, DataSpec, Layout, SeriesScaler
+from seqlstm.target_transforms import TargetTransform
 
 
 class TimeSeriesDataModule(SeriesLoaders, L.LightningDataModule):
@@ -82,6 +83,10 @@ class TimeSeriesDataModule(SeriesLoaders, L.LightningDataModule):
             every window once per epoch).
         counts: the targets are counts (checked: non-negative whole numbers), as the count
             losses (``poisson``, ``negative_binomial``) require.
+        target_transform: model the targets through ``none``, ``log``, ``log1p`` or ``sqrt``
+            (checked: every target value in its domain), applied before the per-series
+            scaling and undone for metrics and forecasts; see
+            :mod:`seqlstm.target_transforms`.
         static_categorical: columns of a long table with one category per series (checked:
             constant within each series), embedded by the forecaster.
         static_real: columns with one number per series, standardised over the series.
@@ -114,6 +119,7 @@ class TimeSeriesDataModule(SeriesLoaders, L.LightningDataModule):
         out_of_core: bool | str = "auto",
         windows_per_epoch: int | None = None,
         counts: bool = False,
+        target_transform: str = "none",
         static_categorical: Sequence[str] = (),
         static_real: Sequence[str] = (),
     ) -> None:
@@ -134,6 +140,10 @@ class TimeSeriesDataModule(SeriesLoaders, L.LightningDataModule):
         if stateful and stride != 1:
             raise ConfigError("data.stride", "1 with data.stateful=true (streams read every step)",
                               stride)
+        self.target_transform = TargetTransform(target_transform)
+        if counts and not self.target_transform.identity:
+            raise ConfigError("data.target_transform", "none with data.counts=true (the count "
+                              "likelihoods model the counts themselves)", target_transform)
         if missing not in MISSING_POLICIES:
             raise ConfigError("data.missing", f"one of {list(MISSING_POLICIES)}", missing)
         if lookback < season * -(-horizon // season):
@@ -207,6 +217,7 @@ class TimeSeriesDataModule(SeriesLoaders, L.LightningDataModule):
                             f"= {window}")
         if self.counts:
             check_counts(store, self.targets)
+        check_domain(store, self.targets, self.fitted_transform())
         cuts = split_cuts(store.lengths, self.split)
         self.store, self.cuts = store, cuts  # backtests place their origins in them
         if self.fitted is None:
@@ -238,10 +249,22 @@ class TimeSeriesDataModule(SeriesLoaders, L.LightningDataModule):
     def _fit(self, store: SeriesStore, cuts: np.ndarray) -> dict[str, Any]:
         """The fitted state: per-series scalers of every column on training rows alone, the
         column names and the season."""
-        return {**fit_scaler(store, cuts).as_extra(), "columns": list(self.columns),
+        scaler = fit_scaler(store, cuts, self.target_transform, len(self.targets))
+        return {**scaler.as_extra(), "columns": list(self.columns),
                 "targets": list(self.targets), "past_covariates": list(self.past),
                 "future_covariates": list(self.future), "season": self.season,
                 **({"counts": True} if self.counts else {}), **fit_statics(store.statics)}
+
+    def fitted_transform(self) -> TargetTransform:
+        """The target transform of the fitted scalers (before fitting: the configured one);
+        a checkpoint's that differs from ``data.target_transform`` is an error."""
+        if self.fitted is None:
+            return self.target_transform
+        fitted = TargetTransform(self.fitted.get("target_transform", "none"))
+        if fitted != self.target_transform:
+            raise ConfigError("data.target_transform", f"{fitted.name}, as the fitted scalers "
+                              "(the checkpoint's) were", self.target_transform.name)
+        return fitted
 
     @property
     def scaler(self) -> SeriesScaler:
@@ -290,6 +313,7 @@ class TimeSeriesDataModule(SeriesLoaders, L.LightningDataModule):
             self.setup("fit")
         store = self.read_store(self.predict_path or self.path)
         owners = self._scaler_rows(store)
+        check_domain(store, self.targets, self.fitted_transform())
         window, self.forecasts = origin_windows(store, self.schema, self.missing, self.lookback,
                                                 self.horizon, self.holdout)
         size = window.shape[1]

@@ -14,6 +14,7 @@ import numpy as np
 from seqlstm.data.series.store import SeriesStore
 from seqlstm.data.streams import StreamPart
 from seqlstm.spec import SPLITS, Layout, SeriesScaler
+from seqlstm.target_transforms import IDENTITY, TargetTransform
 
 
 def split_cuts(lengths: np.ndarray, split: Sequence[float]) -> np.ndarray:
@@ -37,24 +38,29 @@ def segment_sums(values: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np
     return sums
 
 
-def fit_scaler(store: SeriesStore, cuts: np.ndarray, block: int = 1 << 20) -> SeriesScaler:
-    """Per-series mean and standard deviation of every column over its training rows (the
-    squared deviations made for whole series of about ``block`` rows at a time, so a
-    memory-mapped store needs no ``(N, C)`` temporary)."""
+def fit_scaler(store: SeriesStore, cuts: np.ndarray,
+               transform: TargetTransform = IDENTITY, targets: int = 0,
+               block: int = 1 << 20) -> SeriesScaler:
+    """Per-series mean and standard deviation of every column over its training rows, the
+    first ``targets`` columns after ``transform``; made for whole series of about ``block``
+    rows at a time, so a memory-mapped store needs no ``(N, C)`` temporary."""
     starts = store.offsets[:-1]
     ends = starts + cuts[:, 1]
     count = np.maximum(cuts[:, 1], 1)[:, None].astype(np.float64)
-    means = segment_sums(store.values, starts, ends) / count  # (S, C)
+    means = np.zeros((store.num_series, store.values.shape[1]))  # (S, C)
     squares, i = np.zeros_like(means), 0
     while i < store.num_series:
         j = max(i + 1, int(np.searchsorted(store.offsets, store.offsets[i] + block, "right")) - 1)
         lo, hi = int(store.offsets[i]), int(store.offsets[j])
-        deviation = np.repeat(means[i:j], store.lengths[i:j], axis=0)  # (hi - lo, C)
-        np.subtract(store.values[lo:hi], deviation, out=deviation)
+        values = transform.leading(store.values[lo:hi], targets)  # (hi - lo, C)
+        means[i:j] = segment_sums(values, starts[i:j] - lo, ends[i:j] - lo) / count[i:j]
+        deviation = np.repeat(means[i:j], store.lengths[i:j], axis=0)
+        np.subtract(values, deviation, out=deviation)
         np.square(deviation, out=deviation)
         squares[i:j] = segment_sums(deviation, starts[i:j] - lo, ends[i:j] - lo)
         i = j
-    return SeriesScaler.from_moments(means, np.sqrt(squares / count), store.names)
+    return SeriesScaler.from_moments(means, np.sqrt(squares / count), store.names, transform,
+                                     targets)
 
 
 def window_counts(cuts: np.ndarray, k: int, window: int, stride: int

@@ -28,6 +28,7 @@ from seqlstm.data.series.statics import StaticColumns
 from seqlstm.data.series.tables import Columns, Source, show_time, to_codes, to_float, to_time
 from seqlstm.errors import DataError
 from seqlstm.files import atomic_file, write_atomic
+from seqlstm.target_transforms import TargetTransform
 
 STORE_FILES = ("values", "time", "offsets")
 
@@ -175,12 +176,25 @@ def check_counts(store: SeriesStore, targets: list[str]) -> None:
     """Every target value is a count: a non-negative whole number (NaN: missing, left to the
     missing-value policy)."""
     values = store.values[:, : len(targets)]
-    bad = (values < 0) | (values != np.round(values))
+    _first_bad(store, targets, (values < 0) | (values != np.round(values)),
+               "is not a count (data.counts=true: targets must be non-negative whole numbers)")
+
+
+def check_domain(store: SeriesStore, targets: list[str], transform: TargetTransform) -> None:
+    """Every target value lies where ``transform`` is defined (NaN: missing, left to the
+    missing-value policy)."""
+    if not transform.identity:
+        _first_bad(store, targets, transform.outside(store.values[:, : len(targets)]),
+                   f"is not {transform.expected} (data.target_transform={transform.name} "
+                   f"needs {transform.expected} targets)")
+
+
+def _first_bad(store: SeriesStore, targets: list[str], bad: np.ndarray, what: str) -> None:
+    """Name the first target value where ``bad`` ``(N, n_targets)`` holds: ``what`` it is."""
     if bad.any():
-        i, j = (int(k[0]) for k in np.nonzero(bad))
+        i, j = divmod(int(np.argmax(bad)), bad.shape[1])
         raise DataError(f"{store.source.name}: {store.where(i)}, column '{targets[j]}': "
-                        f"{values[i, j]:g} is not a count (data.counts=true: targets must be "
-                        "non-negative whole numbers)")
+                        f"{store.values[i, j]:g} {what}")
 
 
 # -- the .npy cache ----------------------------------------------------------------------------
