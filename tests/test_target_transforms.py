@@ -123,6 +123,19 @@ def test_counts_and_a_mismatched_checkpoint_are_refused():
         module(two_series(60), fitted=fitted)
 
 
+@pytest.mark.parametrize("name", ["log", "log1p"])
+def test_a_student_t_on_a_log_scale_is_refused(name):
+    dm = module(two_series(60).assign(y=lambda t: t["y"] + 1), target_transform=name)
+    with pytest.raises(ConfigError, match=re.escape(
+            "config key 'model.task_options.real.loss' must be gaussian_nll or quantile with "
+            f"data.target_transform={name} (a Student-t's heavy tails, exponentiated, have no "
+            "mean: its draws make CRPS and sample means explode), got 'student_t'")):
+        Forecaster(spec=dm.spec.as_dict(), encoder={"hidden_size": 4}, loss="student_t")
+    sqrt = module(two_series(60), target_transform="sqrt")
+    assert Forecaster(spec=sqrt.spec.as_dict(), encoder={"hidden_size": 4},
+                      loss="student_t").loss_name == "student_t"
+
+
 def test_predictor_transforms_raw_history_and_checks_it():
     """Predictor.forecast from raw history equals predict_step on the data module's window,
     and a history value outside the domain is one line."""

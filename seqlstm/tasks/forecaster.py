@@ -124,6 +124,11 @@ class Forecaster(ForecastExport, ForecastInputs, AutoregressiveDecoding, Sampled
             raise ConfigError("model.task_options.real.loss", f"a count loss ({loss}) only "
                               "with data.counts=true (the targets checked as non-negative "
                               "whole numbers)", loss)
+        if loss == "student_t" and self.spec.extra.get("target_transform") in ("log", "log1p"):
+            raise ConfigError("model.task_options.real.loss", "gaussian_nll or quantile with "
+                              f"data.target_transform={self.spec.extra['target_transform']} (a "
+                              "Student-t's heavy tails, exponentiated, have no mean: its draws "
+                              "make CRPS and sample means explode)", loss)
         if self.spec.input_kind != "real" or self.spec.target_kind != "real":
             raise ConfigError("data", "a real-valued data module with real targets for a "
                               "forecaster", f"{self.spec.input_kind}->{self.spec.target_kind}")
