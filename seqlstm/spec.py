@@ -51,6 +51,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from seqlstm import runtime
 from seqlstm.errors import ConfigError, DataError
 from seqlstm.target_transforms import IDENTITY, TargetTransform
 
@@ -91,7 +92,8 @@ class DataSpec:
                 raise ConfigError(f"spec.{key}", "an integer >= 1", getattr(self, key))
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        with runtime.gc_paused():  # a deep copy of ``extra``: a list per series, no cycles
+            return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DataSpec:
@@ -274,8 +276,9 @@ class SeriesScaler:
         """The plain data that :meth:`from_extra` reads back (with the ``targets`` names the
         data module adds)."""
         transform = {} if self.transform.identity else {"target_transform": self.transform.name}
-        return {"series": list(self.series), "mean": self.mean.tolist(),
-                "std": self.std.tolist(), **transform}
+        with runtime.gc_paused():  # a list per series: no cycles to collect
+            return {"series": list(self.series), "mean": self.mean.tolist(),
+                    "std": self.std.tolist(), **transform}
 
     def index(self, name: str | int | None) -> int:
         """The row of series ``name`` (None: the only series); an unknown name is an error."""

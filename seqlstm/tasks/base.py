@@ -25,6 +25,7 @@ from hydra.utils import instantiate
 from torch import nn
 from torchmetrics import MeanMetric, MetricCollection
 
+from seqlstm import runtime
 from seqlstm.errors import ConfigError, check_int, check_number
 from seqlstm.nn import EncoderConfig, HiddenState, RecurrentEncoder, embedding_dropout
 from seqlstm.spec import DataSpec
@@ -73,7 +74,8 @@ class SequenceTask(L.LightningModule):
         gradient_clip_val: float | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()
+        with runtime.gc_paused():  # copies the spec: a list per series of a forecast table
+            self.save_hyperparameters()
         self.spec = DataSpec.from_dict(dict(spec))
         if encoder.get("init") == "chrono" and encoder.get("max_delay") is None:
             encoder = {**encoder, "max_delay": self.spec.extra.get("max_delay")}
