@@ -32,6 +32,12 @@ from seqlstm.errors import ConfigError
 TRANSFORMS = ("none", "log", "log1p", "sqrt")
 #: what each transform needs of a target value, for error messages
 DOMAINS = {"log": "positive", "log1p": "above -1", "sqrt": "non-negative"}
+#: each transform's forward and inverse, by the name NumPy and torch both give them
+FUNCTIONS = {"log": ("log", "exp"), "log1p": ("log1p", "expm1"), "sqrt": ("sqrt", "square")}
+
+
+def _library(values: Any) -> Any:
+    return torch if isinstance(values, torch.Tensor) else np
 
 
 @dataclass(frozen=True)
@@ -51,26 +57,19 @@ class TargetTransform:
 
     def forward(self, values: Any) -> Any:
         """``values`` in the units the model reads (NumPy or torch, any shape)."""
-        lib = torch if isinstance(values, torch.Tensor) else np
-        if self.name == "log":
-            return lib.log(values)
-        if self.name == "log1p":
-            return lib.log1p(values)
-        if self.name == "sqrt":
-            return lib.sqrt(values)
-        return values
+        if self.identity:
+            return values
+        return getattr(_library(values), FUNCTIONS[self.name][0])(values)
 
     def inverse(self, values: Any) -> Any:
         """Undo :meth:`forward`: ``values`` back in original units (never decreasing, so
         quantiles stay ordered; ``sqrt`` maps values below zero to zero)."""
-        lib = torch if isinstance(values, torch.Tensor) else np
-        if self.name == "log":
-            return lib.exp(values)
-        if self.name == "log1p":
-            return lib.expm1(values)
+        if self.identity:
+            return values
+        library = _library(values)
         if self.name == "sqrt":
-            return lib.clip(values, 0, None) ** 2
-        return values
+            values = library.clip(values, 0, None)
+        return getattr(library, FUNCTIONS[self.name][1])(values)
 
     def leading(self, values: Any, count: int, inverse: bool = False) -> Any:
         """``values`` ``(..., C)`` with :meth:`forward` (or :meth:`inverse`) applied to its
