@@ -49,9 +49,12 @@ def test_too_many_folds_is_one_line():
 
 
 @pytest.mark.slow
-def test_fold_one_scores_as_seqlstm_eval_and_files_are_written(compose_train, tmp_path: Path):
+@pytest.mark.parametrize("transform", ["none", "log1p"])
+def test_fold_one_scores_as_seqlstm_eval_and_files_are_written(compose_train, tmp_path: Path,
+                                                               transform: str):
     """A test split of exactly one window per series: fold 1 is that window, so its metrics
-    are those seqlstm-eval reports (CRPS aside: it draws samples)."""
+    are those seqlstm-eval reports (CRPS aside: it draws samples), with the checkpoint's
+    target transform applied by both."""
     table = tmp_path / "series.csv"
     two_series(60).to_csv(table, index=False)  # test split: rows 51-59, one window of 9
     run = tmp_path / "run"
@@ -59,6 +62,7 @@ def test_fold_one_scores_as_seqlstm_eval_and_files_are_written(compose_train, tm
                      "data.targets=[y]", "data.time_column=t", "data.id_column=id",
                      "data.lookback=6", "data.horizon=3", "model.encoder.hidden_size=8",
                      "model.task_options.real.loss=gaussian_nll", "trainer.max_epochs=2",
+                     f"data.target_transform={transform}",
                      "trainer.enable_progress_bar=false", "~callbacks.rich_progress_bar",
                      "test=false"))
     ckpt = next((run / "checkpoints").glob("epoch*.ckpt"))
@@ -75,6 +79,7 @@ def test_fold_one_scores_as_seqlstm_eval_and_files_are_written(compose_train, tm
     assert per_series["series"].tolist() == ["a", "b"] and set(per_series["fold"]) == {1}
     steps = pd.read_csv(out / "backtest_forecasts.csv")
     assert steps["t"].tolist() == [57, 58, 59] * 2 and np.isfinite(steps["y_lower"]).all()
+    assert np.allclose(steps["y_true"], [57, 58, 59, 670, 680, 690])  # original units
 
 
 def test_refit_per_fold_fine_tunes_a_copy_before_each_origin():
