@@ -186,9 +186,9 @@ def lstm_train_flops_per_window(hidden: int = 64, layers: int = 2) -> float:
 def render(args: argparse.Namespace, results: dict[str, list[dict]], naive_mae: float,
            naive_mase: float, scaled: Scaled, load: tuple[float, float, float],
            load_end: tuple[float, float, float]) -> str:
-    med = {s: {k: harness.median_of(r, k) for k in
-               ("prep_s", "fit_s", "windows_per_s", "predict_s", "latency_ms", "mae", "mase",
-                "peak_rss_mb", "sys_share", "minflt")} for s, r in results.items()}
+    med = harness.medians(results, ("prep_s", "fit_s", "windows_per_s", "predict_s",
+                                    "latency_ms", "mae", "mase", "peak_rss_mb", "sys_share",
+                                    "minflt"))
     flops = [r["matmul_flops"] for s in CEILING_SYSTEMS for r in results.get(s, [])
              if "matmul_flops" in r]
     ceiling = max(flops) if flops else None  # the best run: load only ever slows a matmul

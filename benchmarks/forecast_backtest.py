@@ -91,7 +91,7 @@ def main(argv: list[str]) -> str:
             systems[case].append("darts (1 thread)")
     results = harness.repeat(args.repeats, jobs)
     keys = ("backtest_s", "first_call_s", "mae", "network_s", "write_s")
-    med = {job: {k: harness.median_of(r, k) for k in keys} for job, r in results.items()}
+    med = harness.medians(results, keys)
     rows = []
     for case in args.cases:
         darts = med[case, "darts"]

@@ -95,8 +95,7 @@ def main(argv: list[str]) -> str:
 
 def render(args: argparse.Namespace, results: dict[str, list[dict]], scaled: Scaled,
            load: tuple[float, float, float], load_end: tuple[float, float, float]) -> str:
-    med = {s: {k: harness.median_of(r, k) for k in ("crps", "mae", "mase", "coverage", "fit_s")}
-           for s, r in results.items()}
+    med = harness.medians(results, ("crps", "mae", "mase", "coverage", "fit_s"))
     peer_crps = [med[p]["crps"] for p in PEERS if med.get(p, {}).get("crps") is not None]
     peer_mae = [med[p]["mae"] for p in PEERS if med.get(p, {}).get("mae") is not None]
     best_crps, best_mae = min(peer_crps, default=None), min(peer_mae, default=None)

@@ -155,7 +155,7 @@ def render(args: argparse.Namespace, results: dict[int, dict[str, list[dict]]],
     rows, per_mrow, per_mrow_cpu = [], {}, {}
     for size, by_system in results.items():
         mrows = size * args.length / 1e6
-        med = {s: {k: harness.median_of(r, k) for k in keys} for s, r in by_system.items()}
+        med = harness.medians(by_system, keys)
         peer = med.get("neuralforecast", {})
         for system, m in med.items():
             per_mrow[system, size] = m["prep_s"] / mrows
@@ -205,7 +205,7 @@ def render_reads(args: argparse.Namespace, results: dict[int, dict[str, list[dic
     keys = ("read_s", "read_cpu_s", "peak_rss_mb", "import_rss_mb", "store_mb", "later_read_s")
     rows = []
     for size, by_mode in results.items():
-        med = {m: {k: harness.median_of(r, k) for k in keys} for m, r in by_mode.items()}
+        med = harness.medians(by_mode, keys)
         for mode, m in med.items():
             above = m["peak_rss_mb"] - m["import_rss_mb"]
             rows.append([f"{size:,} x {args.length}", mode, m["read_s"], m["read_cpu_s"],

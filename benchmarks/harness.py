@@ -64,6 +64,13 @@ def median_of(results: list[dict], key: str) -> float | None:
     return median(values) if values else None
 
 
+def medians(results: dict[str, list[dict]], keys: tuple[str, ...]
+            ) -> dict[str, dict[str, float | None]]:
+    """For each job of ``results`` (as :func:`repeat` returns them), the median of each of
+    ``keys`` over its runs."""
+    return {job: {key: median_of(runs, key) for key in keys} for job, runs in results.items()}
+
+
 def repeat(count: int, jobs: dict[str, Callable[[], dict]]) -> dict[str, list[dict]]:
     """Run every job ``count`` times, interleaved (a, b, c, a, b, c...) so that a change in the
     machine's load falls on all of them alike."""
