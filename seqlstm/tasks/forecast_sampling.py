@@ -83,15 +83,21 @@ class SampledForecasts:
         """``(Q, B, H, n)`` quantiles at ``levels`` in original units, and the draws they came
         from (``(S, B, H, n)``; None for a closed form)."""
         series = batch["series"]
-        mean, std = self.target_scale(series, outputs)
         if self.draws and self.strategy == "autoregressive":
             samples = self.sample_paths(batch, self.num_samples)
         elif self.dist.loss_name in ("gaussian_nll", "quantile"):
-            closed = self.dist.quantiles(outputs, levels, mean, std, self.num_samples)
+            closed = self.dist.quantiles(outputs, levels, *self.target_scale(series, outputs),
+                                         self.num_samples)
             return self.untransformed(closed), None
         else:
-            samples = self.untransformed(self.dist.sample(outputs, mean, std, self.num_samples))
+            samples = self.drawn(outputs, series)
         return sample_quantiles(samples, levels, self.dist.counts), samples
+
+    def drawn(self, outputs: torch.Tensor, series: torch.Tensor) -> torch.Tensor:
+        """``(S, B, H, n)`` ``num_samples`` draws of each step's distribution, in original
+        units."""
+        return self.untransformed(self.dist.sample(outputs, *self.target_scale(series, outputs),
+                                                   self.num_samples))
 
     def wql_levels(self) -> tuple[float, ...]:
         if self.dist.loss_name == "quantile":
@@ -117,8 +123,7 @@ class SampledForecasts:
         levels = [*self.interval_levels, *self.wql_levels()]
         values, samples = self.forecast_quantiles(batch, outputs, levels)
         if self.draws and samples is None:
-            samples = self.untransformed(self.dist.sample(
-                outputs, *self.target_scale(batch["series"], outputs), self.num_samples))
+            samples = self.drawn(outputs, batch["series"])
         return values, samples
 
     def update_probabilistic(self, metrics: Any, outputs: torch.Tensor, batch: Batch,
