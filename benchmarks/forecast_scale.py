@@ -151,7 +151,8 @@ def main(argv: list[str]) -> str:
 
 def render(args: argparse.Namespace, results: dict[int, dict[str, list[dict]]],
            load: tuple[float, float, float], started) -> str:
-    keys = ("prep_s", "prep_cpu_s", "first_step_s", "steps_s", "peak_rss_mb", "import_rss_mb")
+    keys = ("prep_s", "prep_cpu_s", "prep_sys_s", "first_step_s", "steps_s", "peak_rss_mb",
+            "import_rss_mb")
     rows, per_mrow, per_mrow_cpu = [], {}, {}
     for size, by_system in results.items():
         mrows = size * args.length / 1e6
@@ -161,13 +162,13 @@ def render(args: argparse.Namespace, results: dict[int, dict[str, list[dict]]],
             per_mrow[system, size] = m["prep_s"] / mrows
             per_mrow_cpu[system, size] = m["prep_cpu_s"] / mrows
             rows.append([f"{size:,} x {args.length}", system, m["prep_s"], m["prep_s"] / mrows,
-                         m["prep_cpu_s"] / mrows,
+                         m["prep_cpu_s"] / mrows, m["prep_sys_s"],
                          m["first_step_s"], m["steps_s"], m["peak_rss_mb"], m["import_rss_mb"],
                          report.ratio(m["first_step_s"], peer.get("first_step_s")),
                          report.ratio(m["peak_rss_mb"], peer.get("peak_rss_mb"))])
     table = report.markdown_table(
         ["series x steps", "system", "prep s", "prep s per M rows", "prep CPU s per M rows",
-         "first step s",
+         "prep system CPU s", "first step s",
          f"{args.steps} steps s", "peak RSS MiB", "import RSS MiB",
          "first step / neuralforecast", "peak RSS / neuralforecast"], rows)
     sizes = sorted(results)

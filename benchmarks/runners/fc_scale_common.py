@@ -3,6 +3,7 @@ library only, imported inside a peer's venv too)."""
 
 from __future__ import annotations
 
+import resource
 import time
 
 #: ``first``: wall time (``time.perf_counter``) at the start of the first training batch;
@@ -18,6 +19,19 @@ class FirstSteps:
 
     def on_train_batch_end(self, *args, **kwargs) -> None:
         TIMES["last"] = time.perf_counter()
+
+
+def process_clock() -> tuple[float, float, float]:
+    """Wall, CPU and system (kernel: page faults show up here) CPU seconds now."""
+    return time.perf_counter(), time.process_time(), \
+        resource.getrusage(resource.RUSAGE_SELF).ru_stime
+
+
+def prep_times(start: tuple[float, float, float]) -> dict[str, float]:
+    """``prep_s``, ``prep_cpu_s`` and ``prep_sys_s`` since ``start`` (a :func:`process_clock`)."""
+    now = process_clock()
+    return {"prep_s": now[0] - start[0], "prep_cpu_s": now[1] - start[1],
+            "prep_sys_s": now[2] - start[2]}
 
 
 def peak_rss_mib() -> float:

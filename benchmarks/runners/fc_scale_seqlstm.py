@@ -7,10 +7,9 @@ steps of a small LSTM forecaster."""
 from __future__ import annotations
 
 import shutil
-import time
 
 from common import emit, parser, set_torch_threads
-from fc_scale_common import TIMES, as_callback, peak_rss_mib
+from fc_scale_common import TIMES, as_callback, peak_rss_mib, prep_times, process_clock
 
 
 def main() -> None:
@@ -32,13 +31,13 @@ def main() -> None:
     from seqlstm.tasks import Forecaster
 
     import_rss = peak_rss_mib()
-    start, cpu = time.perf_counter(), time.process_time()
+    start = process_clock()
     dm = TimeSeriesDataModule(args.table, targets=["y"], time_column="ds",
                               id_column="unique_id", lookback=args.lookback,
                               horizon=args.horizon, batch_size=256, split=[0.8, 0.1, 0.1],
                               cache_dir=args.cache_dir, out_of_core=args.out_of_core)
     dm.setup("fit")
-    prep_s, prep_cpu_s = time.perf_counter() - start, time.process_time() - cpu
+    prep = prep_times(start)
     L.seed_everything(args.seed, verbose=False)
     model = Forecaster(spec=dm.spec.as_dict(), encoder={"hidden_size": 32})
     clock = as_callback(L.Callback)
@@ -46,9 +45,8 @@ def main() -> None:
                         enable_checkpointing=False, enable_progress_bar=False,
                         enable_model_summary=False, accelerator="cpu", callbacks=[clock])
     trainer.fit(model, datamodule=dm)
-    emit({"peak_rss_mb": peak_rss_mib(), "prep_s": prep_s, "prep_cpu_s": prep_cpu_s,
-          "first_step_s": TIMES["first"] - start,
-          "steps_s": TIMES["last"] - start, "import_rss_mb": import_rss,
+    emit({"peak_rss_mb": peak_rss_mib(), **prep, "first_step_s": TIMES["first"] - start[0],
+          "steps_s": TIMES["last"] - start[0], "import_rss_mb": import_rss,
           "series": len(dm.spec.extra["series"]),
           "train_windows": len(dm.windows["train"])})
 
